@@ -1,0 +1,1 @@
+"""Subcommands of the ``obsarchive`` command that span layers."""

@@ -1,0 +1,378 @@
+"""Typed configuration, parsed once from the environment into frozen objects.
+
+The OCS variable names are kept (``FILESTORE_TYPE``, ``BUCKET``, ``S3_ENDPOINT_URL``,
+``REQUIRED_HEADERS``, the ``*_KEY`` header mapping, ...) so an operator can switch from the
+upstream stack without renaming anything. Nothing here reads ``os.environ`` at import time:
+call :func:`load_settings` at the edge of a process and pass the result in.
+
+With no environment at all, everything works on embedded defaults under ``OBSARCHIVE_HOME``
+(``./var`` by default): a filesystem store, SQLite databases and an embedded queue.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "ConfigurationError",
+    "HeaderKeys",
+    "IngesterSettings",
+    "ProductSettings",
+    "PublicDatePolicy",
+    "Settings",
+    "StoreSettings",
+    "load_settings",
+]
+
+
+class ConfigurationError(ValueError):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        self.variable = variable
+        self.problem = problem
+        super().__init__(f"{variable}: {problem}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing helpers (the OCS list syntax: strip commas at both ends, drop spaces, split on commas)
+
+
+def parse_list(value: str) -> tuple[str, ...]:
+    """Parse an OCS comma list. Unlike upstream, an empty value is the empty tuple, not ``('',)``."""
+    cleaned = value.replace(" ", "").strip(",")
+    return tuple(item for item in cleaned.split(",") if item) if cleaned else ()
+
+
+class _Env:
+    """Reads typed values from one environment mapping, naming the variable on failure."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def str(self, name: str, default: str) -> str:
+        return self._environ.get(name, default)
+
+    def optional(self, name: str) -> str | None:
+        return self._environ.get(name)
+
+    def list(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        raw = self._environ.get(name)
+        return default if raw is None else parse_list(raw)
+
+    def int(self, name: str, default: int, minimum: int | None = None) -> int:
+        raw = self._environ.get(name)
+        if raw is None or raw.strip() == "":
+            return default
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ConfigurationError(name, f"expected an integer, got {raw!r}") from None
+        if minimum is not None and value < minimum:
+            raise ConfigurationError(name, f"must be at least {minimum}, got {value}")
+        return value
+
+    def float(self, name: str, default: float, minimum: float = 0.0) -> float:
+        raw = self._environ.get(name)
+        if raw is None or raw.strip() == "":
+            return default
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise ConfigurationError(name, f"expected a number, got {raw!r}") from None
+        if value < minimum:
+            raise ConfigurationError(name, f"must be at least {minimum}, got {value}")
+        return value
+
+    def bool(self, name: str, default: bool) -> bool:
+        raw = self._environ.get(name)
+        if raw is None or raw.strip() == "":
+            return default
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigurationError(name, f"expected true or false, got {raw!r}")
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self._environ.get(name, default).strip()
+        if value not in choices:
+            raise ConfigurationError(name, f"must be one of {', '.join(choices)}; got {value!r}")
+        return value
+
+    def mapping(self, name: str) -> dict[str, str]:
+        raw = self._environ.get(name)
+        if raw is None or raw.strip() == "":
+            return {}
+        try:
+            value = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            raise ConfigurationError(name, f"expected a dict literal, got {raw!r}") from None
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise ConfigurationError(name, "expected a dict of strings to strings")
+        return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings objects
+
+
+@dataclass(frozen=True)
+class HeaderKeys:
+    """Which FITS header keyword feeds each archive field (the OCS ``*_KEY`` variables)."""
+
+    observation_date: str = "DATE-OBS"
+    observation_day: str = "DAY-OBS"
+    observation_end_time: str = "UTSTOP"
+    reduction_level: str = "RLEVEL"
+    exposure_time: str = "EXPTIME"
+    instrument_id: str = "INSTRUME"
+    site_id: str = "SITEID"
+    telescope_id: str = "TELID"
+    observation_id: str = "BLKUID"
+    configuration_id: str = "MOLUID"
+    primary_optical_element: str = "FILTER"
+    target_name: str = "OBJECT"
+    request_id: str = "REQNUM"
+    requestgroup_id: str = "TRACKNUM"
+    configuration_type: str = "OBSTYPE"
+    proposal_id: str = "PROPID"
+    catalog_target_frame: str = "L1IDCAT"
+    public_date: str = "L1PUBDAT"
+    thumbnail_frame_basename: str = "frame_basename"
+    thumbnail_size: str = "size"
+    radius: str = "RADIUS"
+    ra: str = "RA"
+    dec: str = "DEC"
+
+    @property
+    def integer_types(self) -> tuple[str, ...]:
+        """Keys whose null values become ``None`` rather than ``''`` (upstream INTEGER_TYPES)."""
+        return (self.request_id, self.requestgroup_id, self.observation_id, self.configuration_id)
+
+
+# Environment variable for each HeaderKeys field.
+_HEADER_KEY_VARIABLES: dict[str, str] = {
+    "observation_date": "OBSERVATION_DATE_KEY",
+    "observation_day": "OBSERVATION_DAY_KEY",
+    "observation_end_time": "OBSERVATION_END_TIME_KEY",
+    "reduction_level": "REDUCTION_LEVEL_KEY",
+    "exposure_time": "EXPOSURE_TIME_KEY",
+    "instrument_id": "INSTRUMENT_ID_KEY",
+    "site_id": "SITE_ID_KEY",
+    "telescope_id": "TELESCOPE_ID_KEY",
+    "observation_id": "OBSERVATION_ID_KEY",
+    "configuration_id": "CONFIGURATION_ID_KEY",
+    "primary_optical_element": "PRIMARY_OPTICAL_ELEMENT_KEY",
+    "target_name": "TARGET_NAME_KEY",
+    "request_id": "REQUEST_ID_KEY",
+    "requestgroup_id": "REQUESTGROUP_ID_KEY",
+    "configuration_type": "CONFIGURATION_TYPE_KEY",
+    "proposal_id": "PROPOSAL_ID_KEY",
+    "catalog_target_frame": "CATALOG_TARGET_FRAME_KEY",
+    "public_date": "PUBLIC_DATE_KEY",
+    "thumbnail_frame_basename": "THUMBNAIL_FRAME_BASENAME_KEY",
+    "thumbnail_size": "THUMBNAIL_SIZE_KEY",
+    "radius": "RADIUS_KEY",
+    "ra": "RA_KEY",
+    "dec": "DEC_KEY",
+}
+
+DEFAULT_RELATED_FRAME_KEYS: tuple[str, ...] = (
+    "L1IDBIAS", "L1IDDARK", "L1IDFLAT", "L1IDSHUT", "L1IDMASK", "L1IDFRNG", "L1IDCAT",
+    "L1IDARC", "L1ID1D", "L1ID2D", "L1IDSUM", "TARFILE", "ORIGNAME", "ARCFILE", "FLATFILE",
+    "GUIDETAR",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PublicDatePolicy:
+    """Inputs of the OCS public-date rules (upstream ``_repair_public_date``)."""
+
+    public_proposals: tuple[str, ...] = ("EPO", "calib", "standard", "pointing")
+    private_proposals: tuple[str, ...] = ("LCOEngineering",)
+    private_file_types: tuple[str, ...] = ("-t00", "-x00")
+    calibration_types: tuple[str, ...] = ("BIAS", "DARK", "SKYFLAT", "EXPERIMENTAL")
+    private_proposal_tags: tuple[str, ...] = ("private", "internal")
+    public_proposal_tags: tuple[str, ...] = ("public",)
+    days_until_public: int = 365
+    observation_portal_base_url: str | None = None
+    observation_portal_api_token: str | None = None
+    observation_portal_timeout: float = 10.0
+
+    @property
+    def uses_observation_portal(self) -> bool:
+        return (
+            self.observation_portal_base_url is not None
+            and self.observation_portal_api_token is not None
+        )
+
+
+@dataclass(frozen=True)
+class ProductSettings:
+    """How products are read, validated and normalised."""
+
+    keys: HeaderKeys = field(default_factory=HeaderKeys)
+    required_headers: tuple[str, ...] = (
+        "PROPID", "DATE-OBS", "DAY-OBS", "INSTRUME", "SITEID", "TELID", "OBSTYPE", "BLKUID",
+    )  # fmt: skip
+    required_thumbnail_metadata: tuple[str, ...] = (
+        "frame_basename", "size", "DATE-OBS", "DAY-OBS", "INSTRUME", "SITEID", "TELID",
+    )  # fmt: skip
+    header_blacklist: tuple[str, ...] = ("HISTORY", "COMMENT")
+    null_header_values: tuple[str, ...] = ("N/A", "UNSPECIFIED", "UNKNOWN")
+    related_frame_keys: tuple[str, ...] = DEFAULT_RELATED_FRAME_KEYS
+    filetype_mapping_overrides: Mapping[str, str] = field(default_factory=dict)
+    public_date: PublicDatePolicy = field(default_factory=PublicDatePolicy)
+
+
+FILESTORE_TYPES = ("local", "s3", "memory", "dummy")
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """Which object store holds the bytes, and how to reach it.
+
+    ``filestore_type`` ``dummy`` is accepted for upstream compatibility but means the same as
+    ``local``: obsarchive never silently discards data (see docs/compatibility.md).
+    """
+
+    filestore_type: str = "local"
+    root_dir: Path = Path("var/store")
+    base_url: str = "http://127.0.0.1:8000/"
+    bucket: str = "obsarchive"
+    s3_endpoint_url: str | None = None
+    aws_region: str | None = None
+    s3_addressing_style: str = "auto"
+    s3_signature_version: str = "s3v4"
+    s3_days_to_ia_storage: int = 60
+    s3_multipart_threshold: int = 64 * 1024 * 1024
+    s3_connect_timeout: float = 5.0
+    s3_read_timeout: float = 60.0
+    s3_max_attempts: int = 3
+
+
+@dataclass(frozen=True)
+class IngesterSettings:
+    """How the ingester reaches the science archive."""
+
+    api_root: str = "http://127.0.0.1:8000/"
+    auth_token: str = ""
+    connect_timeout: float = 5.0
+    read_timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything obsarchive's library and ingester are configured with."""
+
+    home: Path = Path("var")
+    products: ProductSettings = field(default_factory=ProductSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    ingester: IngesterSettings = field(default_factory=IngesterSettings)
+
+
+def _validate_url(name: str, value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ConfigurationError(name, f"expected an http:// or https:// URL, got {value!r}")
+    return value
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Parse the environment (``os.environ`` by default) into :class:`Settings`.
+
+    Raises
+    ------
+    ConfigurationError
+        A value is malformed; the message names the variable.
+    """
+    env = _Env(os.environ if environ is None else environ)
+    home = Path(env.str("OBSARCHIVE_HOME", "var"))
+
+    keys = HeaderKeys(
+        **{
+            attr: env.str(variable, getattr(HeaderKeys, attr))
+            for attr, variable in _HEADER_KEY_VARIABLES.items()
+        }
+    )
+    portal_url = env.optional("OBSERVATION_PORTAL_BASE_URL")
+    if portal_url is not None:
+        _validate_url("OBSERVATION_PORTAL_BASE_URL", portal_url)
+    policy_defaults = PublicDatePolicy()
+    policy = PublicDatePolicy(
+        public_proposals=env.list("PUBLIC_PROPOSALS", policy_defaults.public_proposals),
+        private_proposals=env.list("PRIVATE_PROPOSALS", policy_defaults.private_proposals),
+        private_file_types=env.list("PRIVATE_FILE_TYPES", policy_defaults.private_file_types),
+        calibration_types=env.list("CALIBRATION_TYPES", policy_defaults.calibration_types),
+        private_proposal_tags=env.list(
+            "PRIVATE_PROPOSAL_TAGS", policy_defaults.private_proposal_tags
+        ),
+        public_proposal_tags=env.list("PUBLIC_PROPOSAL_TAGS", policy_defaults.public_proposal_tags),
+        days_until_public=env.int("DAYS_UNTIL_PUBLIC", policy_defaults.days_until_public, 0),
+        observation_portal_base_url=portal_url,
+        observation_portal_api_token=env.optional("OBSERVATION_PORTAL_API_TOKEN"),
+        observation_portal_timeout=env.float("OBSERVATION_PORTAL_TIMEOUT", 10.0, 0.1),
+    )
+    product_defaults = ProductSettings()
+    products = ProductSettings(
+        keys=keys,
+        required_headers=env.list("REQUIRED_HEADERS", product_defaults.required_headers),
+        required_thumbnail_metadata=env.list(
+            "REQUIRED_THUMBNAIL_METADATA", product_defaults.required_thumbnail_metadata
+        ),
+        header_blacklist=env.list("HEADER_BLACKLIST", product_defaults.header_blacklist),
+        null_header_values=env.list("NULL_HEADER_VALUES", product_defaults.null_header_values),
+        related_frame_keys=env.list("RELATED_FRAME_KEYS", product_defaults.related_frame_keys),
+        filetype_mapping_overrides=env.mapping("FILETYPE_MAPPING_OVERRIDES"),
+        public_date=policy,
+    )
+
+    store_type = env.choice("FILESTORE_TYPE", "local", FILESTORE_TYPES)
+    root_raw = env.str("FILESYSTEM_STORAGE_ROOT_DIR", "")
+    root_dir = Path(root_raw) if root_raw.strip() else home / "store"
+    endpoint = env.optional("S3_ENDPOINT_URL") or None
+    if endpoint is not None:
+        _validate_url("S3_ENDPOINT_URL", endpoint)
+    bucket = env.str("BUCKET", "obsarchive").strip()
+    if store_type == "s3" and len(bucket) < 3:
+        raise ConfigurationError("BUCKET", "an S3 bucket name needs at least 3 characters")
+    store = StoreSettings(
+        filestore_type=store_type,
+        root_dir=root_dir,
+        base_url=_validate_url(
+            "FILESYSTEM_STORAGE_BASE_URL",
+            env.str("FILESYSTEM_STORAGE_BASE_URL", "http://127.0.0.1:8000/"),
+        ),
+        bucket=bucket,
+        s3_endpoint_url=endpoint,
+        aws_region=env.optional("AWS_DEFAULT_REGION") or None,
+        s3_addressing_style=env.choice(
+            "S3_ADDRESSING_STYLE", "auto", ("auto", "virtual", "path")
+        ),
+        s3_signature_version=env.str("S3_SIGNATURE_VERSION", "s3v4"),
+        s3_days_to_ia_storage=env.int("S3_DAYS_TO_IA_STORAGE", 60, 0),
+        s3_multipart_threshold=env.int(
+            "S3_MULTIPART_THRESHOLD", 64 * 1024 * 1024, 5 * 1024 * 1024
+        ),
+        s3_connect_timeout=env.float("S3_CONNECT_TIMEOUT", 5.0, 0.1),
+        s3_read_timeout=env.float("S3_READ_TIMEOUT", 60.0, 0.1),
+        s3_max_attempts=env.int("S3_MAX_ATTEMPTS", 3, 1),
+    )
+
+    api_root = _validate_url("API_ROOT", env.str("API_ROOT", "http://127.0.0.1:8000/"))
+    if not api_root.endswith("/"):
+        api_root += "/"  # upstream concatenates paths onto API_ROOT; never lose a segment
+    ingester = IngesterSettings(
+        api_root=api_root,
+        auth_token=env.str("AUTH_TOKEN", ""),
+        connect_timeout=env.float("ARCHIVE_CONNECT_TIMEOUT", 5.0, 0.1),
+        read_timeout=env.float("ARCHIVE_READ_TIMEOUT", 60.0, 0.1),
+    )
+    return Settings(home=home, products=products, store=store, ingester=ingester)
