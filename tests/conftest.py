@@ -42,3 +42,8 @@ def require_shared_data() -> Path:
 @pytest.fixture
 def shared_data() -> Path:
     return require_shared_data()
+
+
+# The S3-protocol test server (moto in a subprocess), shared by storage, ingester and server
+# tests: request the ``s3_server`` fixture. Imported last so the helpers above are defined.
+from tests.s3server import s3_server  # noqa: E402,F401
