@@ -13,3 +13,6 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
 from obsarchive.server.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user creation
+# Static files are collected only by `obsarchive serve`; don't let WhiteNoise warn that the
+# throw-away STATIC_ROOT does not exist.
+WHITENOISE_AUTOREFRESH = True

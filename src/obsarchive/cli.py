@@ -18,6 +18,21 @@ from obsarchive.config import ConfigurationError
 # name -> (module, one-line help). Keep sorted by area, then name.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("obsarchive.commands.demo", "ingest the bundled sample products into a local store"),
+    "serve": ("obsarchive.commands.serve", "run the science archive web server (gunicorn)"),
+    "token": ("obsarchive.commands.token", "print a user's API token, creating the user if needed"),
+    "proposals": ("obsarchive.commands.proposals", "add, remove or list proposal members"),
+    "events": ("obsarchive.commands.events", "publish pending post-ingest events to the broker"),
+    "manage": ("obsarchive.commands.manage", "run a Django management command of the archive"),
+    "ingest": ("obsarchive.commands.ingest", "ingest products now: validate, upload, record"),
+    "reconcile": (
+        "obsarchive.commands.reconcile",
+        "find (and with --delete remove) stored objects no archive record points to",
+    ),
+    "publish": ("obsarchive.commands.publish", "queue products for ingestion by the worker"),
+    "worker": ("obsarchive.commands.worker", "ingest queued products until stopped"),
+    "watch": ("obsarchive.commands.watch", "publish new products in a folder once fully written"),
+    "ledger": ("obsarchive.commands.ledger", "list the ingestion ledger"),
+    "requeue": ("obsarchive.commands.requeue", "send dead-lettered messages back to the queue"),
 }
 
 EXIT_OK = 0

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from obsarchive.config import ConfigurationError, load_settings
+from obsarchive.config import ConfigurationError, load_settings, parse_list
 
 ARCHIVE = load_settings()
 HOME = ARCHIVE.home.resolve()
@@ -28,6 +28,19 @@ def _env_bool(name: str, default: bool) -> bool:
     if raw.strip().lower() in {"0", "false", "no", "off"}:
         return False
     raise ConfigurationError(name, f"expected true or false, got {raw!r}")
+
+
+def _env_int(name: str, default: int, minimum: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(name, f"expected an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigurationError(name, f"must be at least {minimum}, got {value}")
+    return value
 
 
 def _secret_key() -> str:
@@ -57,6 +70,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
@@ -64,10 +78,16 @@ INSTALLED_APPS = [
     "obsarchive.server.accounts",
     "obsarchive.server.frames",
     "obsarchive.server.events",
+    "obsarchive.server.ops",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Upstream allows every origin (CORS_ORIGIN_ALLOW_ALL): browser clients of other sites
+    # read the public API. No credentials are allowed cross-origin.
+    "corsheaders.middleware.CorsMiddleware",
+    # Serves the admin/API static files under `obsarchive serve` (gunicorn) without nginx.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -135,8 +155,14 @@ if os.environ.get("CACHE_URL", "").startswith("redis://"):
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # Token (DRF or portal API token), login cookie, portal bearer: reference §3.1.
+        "obsarchive.server.accounts.authentication.ArchiveTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
+        "obsarchive.server.accounts.authentication.PortalBearerAuthentication",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "obsarchive.server.accounts.throttling.ArchiveAnonThrottle",
+        "obsarchive.server.accounts.throttling.ArchiveUserThrottle",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_RENDERER_CLASSES": [
@@ -144,7 +170,6 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "PAGE_SIZE": 100,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -152,6 +177,39 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "OCS-compatible frames archive: search, download and ingest data products.",
     "VERSION": "0.1.0",
 }
+
+CORS_ALLOW_ALL_ORIGINS = True
+
+# Frames API (upstream OCS variable names; comma lists as in the OCS settings).
+CONFIGDB_URL = os.environ.get("CONFIGDB_URL", "").strip()
+CONFIGURATION_TYPES = parse_list(
+    os.environ.get(
+        "CONFIGURATION_TYPES",
+        "BIAS,DARK,EXPOSE,SPECTRUM,LAMPFLAT,SKYFLAT,STANDARD,TRAILED,GUIDE,EXPERIMENTAL,CATALOG",
+    )
+)
+SCIENCE_CONFIGURATION_TYPES = parse_list(
+    os.environ.get("SCIENCE_CONFIGURATION_TYPES", "EXPOSE,TARGET,SPECTRUM,CATALOG,OBJECT")
+)
+THUMBNAIL_SIZE_CHOICES = parse_list(os.environ.get("THUMBNAIL_SIZE_CHOICES", "small,medium,large"))
+PAGINATION_DEFAULT_LIMIT = _env_int("PAGINATION_DEFAULT_LIMIT", 100, minimum=1)
+PAGINATION_MAX_LIMIT = _env_int("PAGINATION_MAX_LIMIT", 1000, minimum=1)
+
+# Accounts (portal integration off unless OAUTH_* are set; throttle rates) and post-ingest
+# events (no broker unless QUEUE_BROKER_URL is set).
+from obsarchive.server.accounts.config import load_account_settings  # noqa: E402
+from obsarchive.server.events.config import load_event_settings  # noqa: E402
+
+OBSARCHIVE_ACCOUNTS = load_account_settings(os.environ)
+OBSARCHIVE_EVENTS = load_event_settings(os.environ)
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "obsarchive.server.accounts.backends.PortalPasswordBackend",
+]
+NAVBAR_TITLE_TEXT = os.environ.get("NAVBAR_TITLE_TEXT", "Science Archive API")
+SPECTACULAR_SETTINGS["TITLE"] = NAVBAR_TITLE_TEXT
+if "replica" in DATABASES:
+    DATABASE_ROUTERS = ["obsarchive.server.ops.routers.ReplicaRouter"]
 
 LOGGING = {
     "version": 1,
