@@ -17,7 +17,6 @@ from obsarchive.config import ConfigurationError
 
 # name -> (module, one-line help). Keep sorted by area, then name.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("obsarchive.commands.demo", "ingest the bundled sample products into a local store"),
     "serve": ("obsarchive.commands.serve", "run the science archive web server (gunicorn)"),
     "token": ("obsarchive.commands.token", "print a user's API token, creating the user if needed"),
     "proposals": ("obsarchive.commands.proposals", "add, remove or list proposal members"),
@@ -33,6 +32,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "watch": ("obsarchive.commands.watch", "publish new products in a folder once fully written"),
     "ledger": ("obsarchive.commands.ledger", "list the ingestion ledger"),
     "requeue": ("obsarchive.commands.requeue", "send dead-lettered messages back to the queue"),
+    "simulate": ("obsarchive.commands.simulate", "write a night of synthetic products to a folder"),
+    "up": ("obsarchive.commands.up", "run archive, worker and watcher together on local defaults"),
 }
 
 EXIT_OK = 0

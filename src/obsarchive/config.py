@@ -19,6 +19,7 @@ from pathlib import Path
 
 __all__ = [
     "ConfigurationError",
+    "FlowSettings",
     "HeaderKeys",
     "IngesterSettings",
     "ProductSettings",
@@ -43,7 +44,7 @@ class ConfigurationError(ValueError):
 
 
 def parse_list(value: str) -> tuple[str, ...]:
-    """Parse an OCS comma list. Unlike upstream, an empty value is the empty tuple, not ``('',)``."""
+    """Parse an OCS comma list; unlike upstream, an empty value is ``()``, not ``('',)``."""
     cleaned = value.replace(" ", "").strip(",")
     return tuple(item for item in cleaned.split(",") if item) if cleaned else ()
 
@@ -54,17 +55,17 @@ class _Env:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self._environ = environ
 
-    def str(self, name: str, default: str) -> str:
+    def text(self, name: str, default: str) -> str:
         return self._environ.get(name, default)
 
     def optional(self, name: str) -> str | None:
         return self._environ.get(name)
 
-    def list(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    def csv(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
         raw = self._environ.get(name)
         return default if raw is None else parse_list(raw)
 
-    def int(self, name: str, default: int, minimum: int | None = None) -> int:
+    def integer(self, name: str, default: int, minimum: int | None = None) -> int:
         raw = self._environ.get(name)
         if raw is None or raw.strip() == "":
             return default
@@ -76,7 +77,7 @@ class _Env:
             raise ConfigurationError(name, f"must be at least {minimum}, got {value}")
         return value
 
-    def float(self, name: str, default: float, minimum: float = 0.0) -> float:
+    def number(self, name: str, default: float, minimum: float = 0.0) -> float:
         raw = self._environ.get(name)
         if raw is None or raw.strip() == "":
             return default
@@ -88,7 +89,7 @@ class _Env:
             raise ConfigurationError(name, f"must be at least {minimum}, got {value}")
         return value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def flag(self, name: str, default: bool) -> bool:
         raw = self._environ.get(name)
         if raw is None or raw.strip() == "":
             return default
@@ -253,7 +254,7 @@ class StoreSettings:
     s3_addressing_style: str = "auto"
     s3_signature_version: str = "s3v4"
     s3_days_to_ia_storage: int = 60
-    s3_multipart_threshold: int = 64 * 1024 * 1024
+    s3_multipart_threshold: int = 16 * 1024 * 1024
     s3_connect_timeout: float = 5.0
     s3_read_timeout: float = 60.0
     s3_max_attempts: int = 3
@@ -267,6 +268,35 @@ class IngesterSettings:
     auth_token: str = ""
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
+    # MAKE_PREVIEWS: render small/medium/large JPEG previews of image products after ingest.
+    make_previews: bool = True
+
+
+QUEUE_URL_SCHEMES = ("sqlite", "postgresql", "postgres", "amqp", "amqps")
+LEDGER_URL_SCHEMES = ("sqlite", "postgresql", "postgres")
+
+
+@dataclass(frozen=True)
+class FlowSettings:
+    """The durable ingestion flow: queue, ledger, retry policy, worker and watcher.
+
+    The embedded default keeps the queue and the ledger in one SQLite file under
+    ``OBSARCHIVE_HOME``; ``QUEUE_URL=amqp://...`` switches the queue to RabbitMQ and
+    ``LEDGER_URL=postgresql://...`` the ledger to PostgreSQL.
+    """
+
+    queue_url: str = "sqlite:///var/queue.sqlite3"
+    queue_name: str = "ingest"
+    ledger_url: str = "sqlite:///var/queue.sqlite3"
+    prefetch: int = 1
+    lease_seconds: float = 120.0
+    max_attempts: int = 8
+    unexpected_max_attempts: int = 3
+    backoff_base: float = 2.0
+    backoff_cap: float = 300.0
+    retry_delay: float = 30.0
+    watch_settle_seconds: float = 2.0
+    watch_interval_seconds: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -277,6 +307,7 @@ class Settings:
     products: ProductSettings = field(default_factory=ProductSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     ingester: IngesterSettings = field(default_factory=IngesterSettings)
+    flow: FlowSettings = field(default_factory=FlowSettings)
 
 
 def _validate_url(name: str, value: str) -> str:
@@ -294,11 +325,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         A value is malformed; the message names the variable.
     """
     env = _Env(os.environ if environ is None else environ)
-    home = Path(env.str("OBSARCHIVE_HOME", "var"))
+    home = Path(env.text("OBSARCHIVE_HOME", "var"))
 
     keys = HeaderKeys(
         **{
-            attr: env.str(variable, getattr(HeaderKeys, attr))
+            attr: env.text(variable, getattr(HeaderKeys, attr))
             for attr, variable in _HEADER_KEY_VARIABLES.items()
         }
     )
@@ -307,40 +338,40 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         _validate_url("OBSERVATION_PORTAL_BASE_URL", portal_url)
     policy_defaults = PublicDatePolicy()
     policy = PublicDatePolicy(
-        public_proposals=env.list("PUBLIC_PROPOSALS", policy_defaults.public_proposals),
-        private_proposals=env.list("PRIVATE_PROPOSALS", policy_defaults.private_proposals),
-        private_file_types=env.list("PRIVATE_FILE_TYPES", policy_defaults.private_file_types),
-        calibration_types=env.list("CALIBRATION_TYPES", policy_defaults.calibration_types),
-        private_proposal_tags=env.list(
+        public_proposals=env.csv("PUBLIC_PROPOSALS", policy_defaults.public_proposals),
+        private_proposals=env.csv("PRIVATE_PROPOSALS", policy_defaults.private_proposals),
+        private_file_types=env.csv("PRIVATE_FILE_TYPES", policy_defaults.private_file_types),
+        calibration_types=env.csv("CALIBRATION_TYPES", policy_defaults.calibration_types),
+        private_proposal_tags=env.csv(
             "PRIVATE_PROPOSAL_TAGS", policy_defaults.private_proposal_tags
         ),
-        public_proposal_tags=env.list("PUBLIC_PROPOSAL_TAGS", policy_defaults.public_proposal_tags),
-        days_until_public=env.int("DAYS_UNTIL_PUBLIC", policy_defaults.days_until_public, 0),
+        public_proposal_tags=env.csv("PUBLIC_PROPOSAL_TAGS", policy_defaults.public_proposal_tags),
+        days_until_public=env.integer("DAYS_UNTIL_PUBLIC", policy_defaults.days_until_public, 0),
         observation_portal_base_url=portal_url,
         observation_portal_api_token=env.optional("OBSERVATION_PORTAL_API_TOKEN"),
-        observation_portal_timeout=env.float("OBSERVATION_PORTAL_TIMEOUT", 10.0, 0.1),
+        observation_portal_timeout=env.number("OBSERVATION_PORTAL_TIMEOUT", 10.0, 0.1),
     )
     product_defaults = ProductSettings()
     products = ProductSettings(
         keys=keys,
-        required_headers=env.list("REQUIRED_HEADERS", product_defaults.required_headers),
-        required_thumbnail_metadata=env.list(
+        required_headers=env.csv("REQUIRED_HEADERS", product_defaults.required_headers),
+        required_thumbnail_metadata=env.csv(
             "REQUIRED_THUMBNAIL_METADATA", product_defaults.required_thumbnail_metadata
         ),
-        header_blacklist=env.list("HEADER_BLACKLIST", product_defaults.header_blacklist),
-        null_header_values=env.list("NULL_HEADER_VALUES", product_defaults.null_header_values),
-        related_frame_keys=env.list("RELATED_FRAME_KEYS", product_defaults.related_frame_keys),
+        header_blacklist=env.csv("HEADER_BLACKLIST", product_defaults.header_blacklist),
+        null_header_values=env.csv("NULL_HEADER_VALUES", product_defaults.null_header_values),
+        related_frame_keys=env.csv("RELATED_FRAME_KEYS", product_defaults.related_frame_keys),
         filetype_mapping_overrides=env.mapping("FILETYPE_MAPPING_OVERRIDES"),
         public_date=policy,
     )
 
     store_type = env.choice("FILESTORE_TYPE", "local", FILESTORE_TYPES)
-    root_raw = env.str("FILESYSTEM_STORAGE_ROOT_DIR", "")
+    root_raw = env.text("FILESYSTEM_STORAGE_ROOT_DIR", "")
     root_dir = Path(root_raw) if root_raw.strip() else home / "store"
     endpoint = env.optional("S3_ENDPOINT_URL") or None
     if endpoint is not None:
         _validate_url("S3_ENDPOINT_URL", endpoint)
-    bucket = env.str("BUCKET", "obsarchive").strip()
+    bucket = env.text("BUCKET", "obsarchive").strip()
     if store_type == "s3" and len(bucket) < 3:
         raise ConfigurationError("BUCKET", "an S3 bucket name needs at least 3 characters")
     store = StoreSettings(
@@ -348,31 +379,82 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         root_dir=root_dir,
         base_url=_validate_url(
             "FILESYSTEM_STORAGE_BASE_URL",
-            env.str("FILESYSTEM_STORAGE_BASE_URL", "http://127.0.0.1:8000/"),
+            env.text("FILESYSTEM_STORAGE_BASE_URL", "http://127.0.0.1:8000/"),
         ),
         bucket=bucket,
         s3_endpoint_url=endpoint,
         aws_region=env.optional("AWS_DEFAULT_REGION") or None,
-        s3_addressing_style=env.choice(
-            "S3_ADDRESSING_STYLE", "auto", ("auto", "virtual", "path")
+        s3_addressing_style=env.choice("S3_ADDRESSING_STYLE", "auto", ("auto", "virtual", "path")),
+        s3_signature_version=env.text("S3_SIGNATURE_VERSION", "s3v4"),
+        s3_days_to_ia_storage=env.integer("S3_DAYS_TO_IA_STORAGE", 60, 0),
+        s3_multipart_threshold=env.integer(
+            "S3_MULTIPART_THRESHOLD", 16 * 1024 * 1024, 5 * 1024 * 1024
         ),
-        s3_signature_version=env.str("S3_SIGNATURE_VERSION", "s3v4"),
-        s3_days_to_ia_storage=env.int("S3_DAYS_TO_IA_STORAGE", 60, 0),
-        s3_multipart_threshold=env.int(
-            "S3_MULTIPART_THRESHOLD", 64 * 1024 * 1024, 5 * 1024 * 1024
-        ),
-        s3_connect_timeout=env.float("S3_CONNECT_TIMEOUT", 5.0, 0.1),
-        s3_read_timeout=env.float("S3_READ_TIMEOUT", 60.0, 0.1),
-        s3_max_attempts=env.int("S3_MAX_ATTEMPTS", 3, 1),
+        s3_connect_timeout=env.number("S3_CONNECT_TIMEOUT", 5.0, 0.1),
+        s3_read_timeout=env.number("S3_READ_TIMEOUT", 60.0, 0.1),
+        s3_max_attempts=env.integer("S3_MAX_ATTEMPTS", 3, 1),
     )
 
-    api_root = _validate_url("API_ROOT", env.str("API_ROOT", "http://127.0.0.1:8000/"))
+    api_root = _validate_url("API_ROOT", env.text("API_ROOT", "http://127.0.0.1:8000/"))
     if not api_root.endswith("/"):
         api_root += "/"  # upstream concatenates paths onto API_ROOT; never lose a segment
     ingester = IngesterSettings(
         api_root=api_root,
-        auth_token=env.str("AUTH_TOKEN", ""),
-        connect_timeout=env.float("ARCHIVE_CONNECT_TIMEOUT", 5.0, 0.1),
-        read_timeout=env.float("ARCHIVE_READ_TIMEOUT", 60.0, 0.1),
+        auth_token=env.text("AUTH_TOKEN", ""),
+        connect_timeout=env.number("ARCHIVE_CONNECT_TIMEOUT", 5.0, 0.1),
+        read_timeout=env.number("ARCHIVE_READ_TIMEOUT", 60.0, 0.1),
+        make_previews=env.flag("MAKE_PREVIEWS", True),
     )
-    return Settings(home=home, products=products, store=store, ingester=ingester)
+    flow = _load_flow(env, home)
+    return Settings(home=home, products=products, store=store, ingester=ingester, flow=flow)
+
+
+def _sqlite_url(path: Path) -> str:
+    """``sqlite:///relative`` or ``sqlite:////absolute`` (the SQLAlchemy convention)."""
+    return f"sqlite:///{path.as_posix()}"
+
+
+def _validate_scheme(name: str, value: str, schemes: tuple[str, ...]) -> str:
+    scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+    if scheme not in schemes:
+        raise ConfigurationError(
+            name, f"expected a URL starting with one of {', '.join(schemes)}; got {value!r}"
+        )
+    return value
+
+
+def _load_flow(env: _Env, home: Path) -> FlowSettings:
+    defaults = FlowSettings()
+    queue_url = _validate_scheme(
+        "QUEUE_URL",
+        env.text("QUEUE_URL", "").strip() or _sqlite_url(home / "queue.sqlite3"),
+        QUEUE_URL_SCHEMES,
+    )
+    # The ledger shares the queue's database when the queue is a table queue, so one file (or
+    # one PostgreSQL database) holds the whole state of the flow.
+    queue_is_table = queue_url.split("://", 1)[0].lower() in LEDGER_URL_SCHEMES
+    ledger_default = queue_url if queue_is_table else _sqlite_url(home / "ledger.sqlite3")
+    ledger_url = _validate_scheme(
+        "LEDGER_URL", env.text("LEDGER_URL", "").strip() or ledger_default, LEDGER_URL_SCHEMES
+    )
+    queue_name = env.text("QUEUE_NAME", defaults.queue_name).strip()
+    if not queue_name:
+        raise ConfigurationError("QUEUE_NAME", "must not be empty")
+    return FlowSettings(
+        queue_url=queue_url,
+        queue_name=queue_name,
+        ledger_url=ledger_url,
+        prefetch=env.integer("QUEUE_PREFETCH", defaults.prefetch, 1),
+        lease_seconds=env.number("QUEUE_LEASE_SECONDS", defaults.lease_seconds, 1.0),
+        max_attempts=env.integer("INGEST_MAX_ATTEMPTS", defaults.max_attempts, 1),
+        unexpected_max_attempts=env.integer(
+            "INGEST_UNEXPECTED_MAX_ATTEMPTS", defaults.unexpected_max_attempts, 1
+        ),
+        backoff_base=env.number("INGEST_BACKOFF_BASE", defaults.backoff_base, 0.0),
+        backoff_cap=env.number("INGEST_BACKOFF_CAP", defaults.backoff_cap, 0.0),
+        retry_delay=env.number("INGEST_RETRY_DELAY", defaults.retry_delay, 0.0),
+        watch_settle_seconds=env.number("WATCH_SETTLE_SECONDS", defaults.watch_settle_seconds, 0.0),
+        watch_interval_seconds=env.number(
+            "WATCH_INTERVAL_SECONDS", defaults.watch_interval_seconds, 0.05
+        ),
+    )
