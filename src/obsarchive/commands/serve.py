@@ -71,6 +71,12 @@ def _gunicorn_application(options: dict[str, Any]) -> Any:
     return ArchiveApplication()
 
 
+def _gunicorn_settings() -> set[str]:
+    from gunicorn.config import Config
+
+    return set(Config().settings)
+
+
 def run(args: argparse.Namespace) -> int:
     from obsarchive.server.ops.bootstrap import migrate_database, setup_django
 
@@ -99,5 +105,9 @@ def run(args: argparse.Namespace) -> int:
         "proc_name": "obsarchive",
         "forwarded_allow_ips": "127.0.0.1",
     }
+    if "control_socket_disable" in _gunicorn_settings():
+        # gunicorn >= 24 opens a control socket in ~/.gunicorn shared by every server of the
+        # user; two archives on one machine would fight over it, and we do not use it.
+        options["control_socket_disable"] = True
     _gunicorn_application(options).run()
     return 0
