@@ -233,3 +233,76 @@ def stored_version(db: Any) -> Any:
         return Version(key=stored.version_id, md5=stored.md5, extension=extension)
 
     return _stored
+
+
+# --- downloads: a filesystem store per test, and frames whose files really are stored ---------
+
+
+@dataclass
+class DownloadArchive:
+    """The archive's store (a fresh filesystem store) plus a helper ingesting stored files."""
+
+    store: Any
+    root: Any
+
+    def add(
+        self,
+        content: bytes,
+        *,
+        extension: str = ".fits.fz",
+        record_size: bool = True,
+        **record: Any,
+    ) -> Any:
+        """Store ``content`` where the ingester would and ingest its frame; returns the Frame.
+
+        ``record`` goes to :func:`tests.server.factories.frame_record`; ``record_size=False``
+        leaves the version's size unrecorded (as upstream ingesters send it).
+        """
+        import io
+
+        from obsarchive.products.record import Version
+        from obsarchive.server.frames.serializers import FrameIngestSerializer
+        from obsarchive.server.frames.services import ingest_frame
+        from obsarchive.server.frames.storage import frame_object_key
+        from tests.server.factories import frame_payload, frame_record
+
+        rec = frame_record(**record)
+        key = frame_object_key(
+            basename=rec.basename,
+            extension=extension,
+            site_id=rec.site_id,
+            instrument_id=rec.instrument_id,
+            observation_day=rec.observation_day,
+            reduction_level=rec.reduction_level,
+            configuration_type=rec.configuration_type,
+            headers=rec.headers,
+        )
+        content_type = "image/fits" if extension.startswith(".fits") else ""
+        stored = self.store.put(key, io.BytesIO(content), content_type=content_type)
+        payload = frame_payload(
+            rec, versions=[Version(key=stored.version_id, md5=stored.md5, extension=extension)]
+        )
+        payload["version_set"][0]["object_key"] = stored.key
+        if record_size:
+            payload["version_set"][0]["size"] = stored.size
+        serializer = FrameIngestSerializer(data=payload)
+        assert serializer.is_valid(), serializer.errors
+        return ingest_frame(serializer.validated_data).frame
+
+
+@pytest.fixture
+def download_archive(tmp_path: Any, settings: Any, db: Any) -> Iterator[DownloadArchive]:
+    """Point the archive at a filesystem store under ``tmp_path`` for one test."""
+    import dataclasses
+
+    from obsarchive.server.frames.storage import archive_store, reset_store
+
+    root = tmp_path / "store"
+    settings.ARCHIVE = dataclasses.replace(
+        settings.ARCHIVE, store=dataclasses.replace(settings.ARCHIVE.store, root_dir=root)
+    )
+    reset_store()
+    try:
+        yield DownloadArchive(store=archive_store(), root=root)
+    finally:
+        reset_store()

@@ -62,6 +62,11 @@ SECRET_KEY = _secret_key()
 DEBUG = _env_bool("DEBUG", False)
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "*").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+# Behind a reverse proxy, trust X-Forwarded-Host/-Proto so that absolute URLs the archive hands
+# out (VO access URLs, API links) name the public host and scheme. Off unless the proxy sets them.
+USE_X_FORWARDED_HOST = _env_bool("USE_X_FORWARDED_HOST", False)
+if _env_bool("USE_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -79,6 +84,9 @@ INSTALLED_APPS = [
     "obsarchive.server.frames",
     "obsarchive.server.events",
     "obsarchive.server.ops",
+    "obsarchive.server.downloads",
+    "obsarchive.server.vo",
+    "obsarchive.server.web",
 ]
 
 MIDDLEWARE = [
@@ -202,6 +210,21 @@ from obsarchive.server.events.config import load_event_settings  # noqa: E402
 
 OBSARCHIVE_ACCOUNTS = load_account_settings(os.environ)
 OBSARCHIVE_EVENTS = load_event_settings(os.environ)
+
+# Downloads: URL expiry, zip mode (stream or nginx), zip and script limits.
+from obsarchive.server.downloads.config import load_download_settings  # noqa: E402
+
+OBSARCHIVE_DOWNLOADS = load_download_settings(os.environ)
+
+# Web interface (/ui/): remote name resolver, zip and page-size limits.
+from obsarchive.server.web.config import load_web_settings  # noqa: E402
+
+OBSARCHIVE_WEB = load_web_settings(os.environ)
+LOGIN_URL = "web:login"
+# Virtual Observatory interfaces (/vo/): publisher IVOID, ObsCore names, filter table, limits.
+from obsarchive.server.vo.config import load_vo_settings  # noqa: E402
+
+OBSARCHIVE_VO = load_vo_settings(os.environ)
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "obsarchive.server.accounts.backends.PortalPasswordBackend",
