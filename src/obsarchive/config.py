@@ -19,6 +19,7 @@ from pathlib import Path
 
 __all__ = [
     "ConfigurationError",
+    "EnvReader",
     "FlowSettings",
     "HeaderKeys",
     "IngesterSettings",
@@ -49,8 +50,12 @@ def parse_list(value: str) -> tuple[str, ...]:
     return tuple(item for item in cleaned.split(",") if item) if cleaned else ()
 
 
-class _Env:
-    """Reads typed values from one environment mapping, naming the variable on failure."""
+class EnvReader:
+    """Reads typed values from one environment mapping, naming the variable on failure.
+
+    Every part of obsarchive that reads the environment (the Django apps included) uses this,
+    so a bad value always fails the same way: a :class:`ConfigurationError` naming the variable.
+    """
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self._environ = environ
@@ -324,7 +329,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     ConfigurationError
         A value is malformed; the message names the variable.
     """
-    env = _Env(os.environ if environ is None else environ)
+    env = EnvReader(os.environ if environ is None else environ)
     home = Path(env.text("OBSARCHIVE_HOME", "var"))
 
     keys = HeaderKeys(
@@ -423,7 +428,7 @@ def _validate_scheme(name: str, value: str, schemes: tuple[str, ...]) -> str:
     return value
 
 
-def _load_flow(env: _Env, home: Path) -> FlowSettings:
+def _load_flow(env: EnvReader, home: Path) -> FlowSettings:
     defaults = FlowSettings()
     queue_url = _validate_scheme(
         "QUEUE_URL",
