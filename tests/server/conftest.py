@@ -306,3 +306,12 @@ def download_archive(tmp_path: Any, settings: Any, db: Any) -> Iterator[Download
         yield DownloadArchive(store=archive_store(), root=root)
     finally:
         reset_store()
+
+
+# --- VO: archives of synthetic products for /vo/ tests (tests/server/test_vo_helpers.py) ----------
+
+from tests.server.test_vo_helpers import (  # noqa: E402,F401
+    datalink_vocabulary,
+    live_vo_archive,
+    vo_archive,
+)

@@ -1,0 +1,1 @@
+"""Downloads: signed single-file URLs, streaming zips, uncompressed and catalogue files, scripts."""
