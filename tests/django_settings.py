@@ -10,7 +10,7 @@ import tempfile
 os.environ.setdefault("OBSARCHIVE_HOME", tempfile.mkdtemp(prefix="obsarchive-test-"))
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
 
-from obsarchive.server.settings import *  # noqa: E402,F403
+from obsarchive.server.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user creation
 # Static files are collected only by `obsarchive serve`; don't let WhiteNoise warn that the
