@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from obsarchive.config import ConfigurationError, load_settings, parse_list
+from obsarchive.config import ConfigurationError, EnvReader, load_settings, parse_list
 
 
 def test_no_environment_means_embedded_defaults() -> None:
@@ -91,3 +92,81 @@ def test_settings_are_frozen() -> None:
     settings = load_settings({})
     with pytest.raises(AttributeError):
         settings.store.bucket = "other"  # type: ignore[misc]
+
+
+# --- EnvReader: the typed readers every part of obsarchive (the server apps too) uses ---------
+
+
+def _reader(**environ: str) -> EnvReader:
+    return EnvReader(environ)
+
+
+def _fails_naming(variable: str, read: Callable[[], object]) -> ConfigurationError:
+    with pytest.raises(ConfigurationError) as caught:
+        read()
+    assert caught.value.variable == variable
+    return caught.value
+
+
+def test_stripped_text_falls_back_only_when_unset_or_empty() -> None:
+    assert _reader().stripped("X", "dflt") == "dflt"
+    assert _reader(X="").stripped("X", "dflt") == "dflt"
+    assert _reader(X="  value ").stripped("X", "dflt") == "value"
+    assert _reader(X="   ").stripped("X", "dflt") == ""  # blank is the caller's to refuse
+
+
+def test_url_is_optional_stripped_and_http() -> None:
+    assert _reader().url("U") is None
+    assert _reader(U="  ").url("U") is None
+    assert _reader(U=" https://portal.example.org/api/ ").url("U") == (
+        "https://portal.example.org/api/"
+    )
+    _fails_naming("U", lambda: _reader(U="portal.example.org").url("U"))
+    _fails_naming("U", lambda: _reader(U="ftp://portal.example.org").url("U"))
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "0.0", "nan", "inf", "-inf", "soon"])
+def test_positive_refuses_zero_negative_and_non_finite(raw: str) -> None:
+    _fails_naming("T", lambda: _reader(T=raw).positive("T", 2.0))
+
+
+def test_positive_reads_numbers_and_defaults() -> None:
+    assert _reader().positive("T", 2.0) == 2.0
+    assert _reader(T=" ").positive("T", 2.0) == 2.0
+    assert _reader(T="0.25").positive("T", 2.0) == 0.25
+
+
+@pytest.mark.parametrize("raw", ["nan", "inf", "-inf"])
+def test_number_refuses_non_finite_values(raw: str) -> None:
+    error = _fails_naming("N", lambda: _reader(N=raw).number("N", 1.0))
+    assert "finite" in error.problem
+
+
+def test_number_and_integer_minimums() -> None:
+    assert _reader(N="0").number("N", 1.0) == 0.0
+    _fails_naming("N", lambda: _reader(N="-0.5").number("N", 1.0))
+    assert _reader(I=" 7 ").integer("I", 1, minimum=1) == 7
+    _fails_naming("I", lambda: _reader(I="0").integer("I", 1, minimum=1))
+    _fails_naming("I", lambda: _reader(I="1.5").integer("I", 1))
+
+
+def test_choice_is_exact_unless_asked() -> None:
+    choices = ("stream", "nginx")
+    assert _reader().choice("M", "stream", choices) == "stream"
+    assert _reader(M=" nginx ").choice("M", "stream", choices) == "nginx"
+    _fails_naming("M", lambda: _reader(M="NGINX").choice("M", "stream", choices))
+    _fails_naming("M", lambda: _reader(M="").choice("M", "stream", choices))
+    assert _reader(M="NGINX").choice("M", "stream", choices, ignore_case=True) == "nginx"
+    assert _reader(M="").choice("M", "stream", choices, empty_is_default=True) == "stream"
+    _fails_naming("M", lambda: _reader(M="zip").choice("M", "stream", choices, ignore_case=True))
+
+
+def test_flag_csv_and_mapping() -> None:
+    assert _reader(F=" Yes ").flag("F", False) is True
+    assert _reader(F="off").flag("F", True) is False
+    assert _reader(F="").flag("F", True) is True
+    _fails_naming("F", lambda: _reader(F="perhaps").flag("F", True))
+    assert _reader(L=" a , b ,").csv("L", ("x",)) == ("a", "b")
+    assert _reader().csv("L", ("x",)) == ("x",)
+    assert _reader(D="{'.fits': 'x.Y'}").mapping("D") == {".fits": "x.Y"}
+    _fails_naming("D", lambda: _reader(D="{'.fits': 1}").mapping("D"))

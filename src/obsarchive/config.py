@@ -12,10 +12,12 @@ With no environment at all, everything works on embedded defaults under ``OBSARC
 from __future__ import annotations
 
 import ast
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 __all__ = [
     "ConfigurationError",
@@ -29,6 +31,9 @@ __all__ = [
     "StoreSettings",
     "load_settings",
 ]
+
+
+_T = TypeVar("_T")
 
 
 class ConfigurationError(ValueError):
@@ -61,40 +66,67 @@ class EnvReader:
         self._environ = environ
 
     def text(self, name: str, default: str) -> str:
+        """The raw value, ``default`` when unset."""
         return self._environ.get(name, default)
 
     def optional(self, name: str) -> str | None:
+        """The raw value, None when unset."""
         return self._environ.get(name)
 
+    def stripped(self, name: str, default: str) -> str:
+        """The value without surrounding spaces; ``default`` when unset or empty."""
+        return (self._environ.get(name) or default).strip()
+
+    def url(self, name: str) -> str | None:
+        """An ``http(s)://`` URL, stripped; None when unset or blank."""
+        value = (self._environ.get(name) or "").strip()
+        return _validate_url(name, value) if value else None
+
     def csv(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        """An OCS comma list (:func:`parse_list`); ``default`` when unset."""
         raw = self._environ.get(name)
         return default if raw is None else parse_list(raw)
 
     def integer(self, name: str, default: int, minimum: int | None = None) -> int:
-        raw = self._environ.get(name)
-        if raw is None or raw.strip() == "":
-            return default
-        try:
-            value = int(raw.strip())
-        except ValueError:
-            raise ConfigurationError(name, f"expected an integer, got {raw!r}") from None
+        """An integer of at least ``minimum``; ``default`` when unset or blank."""
+        value = self._converted(name, default, int, "an integer")
         if minimum is not None and value < minimum:
             raise ConfigurationError(name, f"must be at least {minimum}, got {value}")
         return value
 
     def number(self, name: str, default: float, minimum: float = 0.0) -> float:
-        raw = self._environ.get(name)
-        if raw is None or raw.strip() == "":
-            return default
-        try:
-            value = float(raw.strip())
-        except ValueError:
-            raise ConfigurationError(name, f"expected a number, got {raw!r}") from None
+        """A finite number of at least ``minimum``; ``default`` when unset or blank."""
+        value = self._finite(name, default)
         if value < minimum:
             raise ConfigurationError(name, f"must be at least {minimum}, got {value}")
         return value
 
+    def positive(self, name: str, default: float) -> float:
+        """A finite number above zero (a timeout, a period); ``default`` when unset or blank."""
+        value = self._finite(name, default)
+        if value <= 0:
+            raise ConfigurationError(name, f"must be positive, got {value}")
+        return value
+
+    def _finite(self, name: str, default: float) -> float:
+        value = self._converted(name, default, float, "a number")
+        # NaN passes every comparison and inf is no timeout at all: neither is a setting.
+        if not math.isfinite(value):
+            raise ConfigurationError(name, f"expected a finite number, got {value}")
+        return value
+
+    def _converted(self, name: str, default: _T, convert: Callable[[str], _T], what: str) -> _T:
+        """``convert`` of the stripped value; ``default`` when unset or blank."""
+        raw = self._environ.get(name)
+        if raw is None or raw.strip() == "":
+            return default
+        try:
+            return convert(raw.strip())
+        except ValueError:
+            raise ConfigurationError(name, f"expected {what}, got {raw!r}") from None
+
     def flag(self, name: str, default: bool) -> bool:
+        """``1/true/yes/on`` or ``0/false/no/off``; ``default`` when unset or blank."""
         raw = self._environ.get(name)
         if raw is None or raw.strip() == "":
             return default
@@ -105,13 +137,30 @@ class EnvReader:
             return False
         raise ConfigurationError(name, f"expected true or false, got {raw!r}")
 
-    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
-        value = self._environ.get(name, default).strip()
+    def choice(
+        self,
+        name: str,
+        default: str,
+        choices: tuple[str, ...],
+        *,
+        ignore_case: bool = False,
+        empty_is_default: bool = False,
+    ) -> str:
+        """One of ``choices`` (stripped; lower-cased with ``ignore_case``).
+
+        An empty value is refused unless ``empty_is_default``: an operator who blanks
+        ``FILESTORE_TYPE`` should not silently get the local store.
+        """
+        raw = self._environ.get(name, default)
+        value = ((raw or default) if empty_is_default else raw).strip()
+        if ignore_case:
+            value = value.lower()
         if value not in choices:
             raise ConfigurationError(name, f"must be one of {', '.join(choices)}; got {value!r}")
         return value
 
     def mapping(self, name: str) -> dict[str, str]:
+        """A Python dict literal of strings to strings; ``{}`` when unset or blank."""
         raw = self._environ.get(name)
         if raw is None or raw.strip() == "":
             return {}

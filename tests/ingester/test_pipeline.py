@@ -334,3 +334,33 @@ def test_a_large_product_is_streamed_in_constant_memory(stub, tmp_path):
         tracemalloc.stop()
     assert result.stored.size == path.stat().st_size
     assert peak < 16 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"
+
+
+def test_plan_and_ingest_take_the_arguments_of_validate():
+    import inspect
+
+    def parameters(method):
+        return list(inspect.signature(method).parameters.values())
+
+    validate = parameters(IngestPipeline.validate)
+    assert [p.name for p in validate][:4] == ["self", "fileobj", "path", "file_metadata"]
+    assert parameters(IngestPipeline.plan) == validate
+    assert parameters(IngestPipeline.ingest) == validate
+    assert (
+        IngestPipeline.ingest.__name__ == "ingest"
+        and "de-duplicate" in IngestPipeline.ingest.__doc__
+    )
+
+
+def test_plan_passes_every_argument_to_validate(stub, store):
+    pipeline = IngestPipeline.from_settings(settings_for(stub), store=store)
+    plan = pipeline.plan(
+        io.BytesIO(b"not read"), JPG, THUMBNAIL_METADATA, is_thumbnail=True, thumbnail_size="small"
+    )
+    assert plan.storage_key == f"tfn/sq32/20240426/thumbnails/{JPG}"
+    assert plan.record["size"] == "small"
+    with pytest.raises(DoNotRetryError, match="thumbnail_size"):
+        pipeline.plan(io.BytesIO(b"not read"), JPG, THUMBNAIL_METADATA, is_thumbnail=True)
+    with pytest.raises(DoNotRetryError, match="MISSING"):
+        pipeline.plan(synthetic(), None, None, ["MISSING"])  # required_headers, positionally
+    assert stub.requests == [] and list(store.keys()) == []

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from obsarchive.products.errors import InvalidNameError
 from obsarchive.products.names import name_of, product_name, split_name
-from obsarchive.storage.keys import KINDS, object_key
+from obsarchive.storage.keys import KINDS, object_key, object_kind
 
 
 @pytest.mark.parametrize(
@@ -96,6 +96,22 @@ def test_object_key_layout() -> None:
     assert object_key("coj", "kb05", None, "bpm", "bpm-kb05_bin2x2", ".fits.fz") == (
         "coj/kb05/bpm/bpm-kb05_bin2x2.fits.fz"
     )
+
+
+@pytest.mark.parametrize(
+    ("level", "flags", "kind"),
+    [
+        (0, {}, "raw"),
+        (90, {}, "processed"),
+        (91, {"bad_pixel_mask": True}, "bpm"),
+        (0, {"bad_pixel_mask": True}, "bpm"),
+        (91, {"thumbnail": True}, "thumbnails"),
+        (0, {"thumbnail": True, "bad_pixel_mask": True}, "thumbnails"),
+    ],
+)
+def test_object_kind_rule(level: int, flags: dict[str, bool], kind: str) -> None:
+    assert object_kind(level, **flags) == kind
+    assert kind in KINDS
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``obsarchive proposals`` and of ``manage.py proposals`` alike."""
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     add = actions.add_parser("add", help="add users to a proposal (creating the proposal)")
     add.add_argument("proposal_id", metavar="PROPOSAL_ID")

@@ -13,13 +13,15 @@ archive refuses for good leaves no uploaded object behind.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import logging
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import IO, Any, BinaryIO, NoReturn, cast
+from typing import IO, Any, BinaryIO, Concatenate, NoReturn, ParamSpec, TypeVar, cast
 
 from obsarchive.config import (
     ConfigurationError,
@@ -224,6 +226,43 @@ def _load(settings: Settings | None) -> Settings:
 # ---------------------------------------------------------------------------------------------
 # The pipeline
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _validating(
+    reader: Callable[Concatenate[IngestPipeline, _P], DataProduct],
+) -> Callable[
+    [Callable[[IngestPipeline, DataProduct, bool], _R]],
+    Callable[Concatenate[IngestPipeline, _P], _R],
+]:
+    """Make a step on a validated product callable with the arguments of ``reader``.
+
+    :meth:`IngestPipeline.plan` and :meth:`IngestPipeline.ingest` take exactly the (upstream)
+    arguments of :meth:`IngestPipeline.validate` and start by validating: one parameter list
+    serves all three. The step gets the product and ``is_thumbnail`` (where to post it); the
+    decorated method shows ``reader``'s signature to ``help()`` and documentation tools.
+    """
+
+    def decorate(
+        step: Callable[[IngestPipeline, DataProduct, bool], _R],
+    ) -> Callable[Concatenate[IngestPipeline, _P], _R]:
+        # Name and docstring from the step; parameters and annotations from the reader.
+        @functools.wraps(step, assigned=("__module__", "__name__", "__qualname__", "__doc__"))
+        def method(self: IngestPipeline, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+            product = reader(self, *args, **kwargs)
+            # is_thumbnail is keyword-only in validate, so it can only be among the kwargs.
+            return step(self, product, bool(kwargs.get("is_thumbnail", False)))
+
+        returns = step.__annotations__.get("return", inspect.Signature.empty)
+        method.__annotations__ = {**reader.__annotations__, "return": returns}
+        cast(Any, method).__signature__ = inspect.signature(reader).replace(
+            return_annotation=returns
+        )
+        return method
+
+    return decorate
+
 
 class IngestPipeline:
     """Ingests products into one object store and one archive; safe to share between threads.
@@ -362,30 +401,13 @@ class IngestPipeline:
                 )
             return product
 
-    def plan(
-        self,
-        fileobj: Source | str,
-        path: str | None = None,
-        file_metadata: Mapping[str, Any] | None = None,
-        required_headers: Sequence[str] | None = None,
-        blacklist_headers: Sequence[str] | None = None,
-        *,
-        is_thumbnail: bool = False,
-        thumbnail_size: str | None = None,
-    ) -> IngestPlan:
+    @_validating(validate)
+    def plan(self, product: DataProduct, is_thumbnail: bool) -> IngestPlan:
         """Validate and checksum a product and say where it would go; no network, no upload.
 
-        Raises ``DoNotRetryError`` exactly when :meth:`ingest` would refuse the product itself.
+        Takes the arguments of :meth:`validate`. Raises ``DoNotRetryError`` exactly when
+        :meth:`ingest` would refuse the product itself.
         """
-        product = self.validate(
-            fileobj,
-            path,
-            file_metadata,
-            required_headers,
-            blacklist_headers,
-            is_thumbnail=is_thumbnail,
-            thumbnail_size=thumbnail_size,
-        )
         with product, _classified(product.filename):
             return IngestPlan(
                 filename=product.filename,
@@ -460,17 +482,8 @@ class IngestPipeline:
 
     # -- the whole ingest -------------------------------------------------------------------
 
-    def ingest(
-        self,
-        fileobj: Source | str,
-        path: str | None = None,
-        file_metadata: Mapping[str, Any] | None = None,
-        required_headers: Sequence[str] | None = None,
-        blacklist_headers: Sequence[str] | None = None,
-        *,
-        is_thumbnail: bool = False,
-        thumbnail_size: str | None = None,
-    ) -> IngestResult:
+    @_validating(validate)
+    def ingest(self, product: DataProduct, is_thumbnail: bool) -> IngestResult:
         """Validate, de-duplicate, upload and record one product.
 
         Parameters
@@ -501,15 +514,6 @@ class IngestPipeline:
         BackoffRetryError
             Archive or store unavailable, or the bytes changed while being read.
         """
-        product = self.validate(
-            fileobj,
-            path,
-            file_metadata,
-            required_headers,
-            blacklist_headers,
-            is_thumbnail=is_thumbnail,
-            thumbnail_size=thumbnail_size,
-        )
         with product, _classified(product.filename):
             md5 = self.checksum(product)
             if self.archive.version_exists(md5):

@@ -56,7 +56,7 @@ from obsarchive.products.tar import (
     LCO_MEMBER_PATTERNS,
     read_member_headers,
 )
-from obsarchive.storage.keys import object_key
+from obsarchive.storage.keys import object_key, object_kind
 
 __all__ = [
     "DataProduct",
@@ -270,11 +270,9 @@ class DataProduct:
         return headers
 
     @classmethod
-    def _storage_kind(
-        cls, headers: Mapping[str, Any], reduction_level: int, request: ReadRequest
-    ) -> str:
-        """The key's kind: ``raw`` for reduction level 0, else ``processed``."""
-        return "raw" if reduction_level == 0 else "processed"
+    def _is_bad_pixel_mask(cls, headers: Mapping[str, Any], request: ReadRequest) -> bool:
+        """Whether the key goes under ``bpm/`` (only the LCO classes know such masks)."""
+        return False
 
     # -- the reading pipeline ---------------------------------------------------------------
 
@@ -371,7 +369,11 @@ class DataProduct:
                 _key_component(headers.get(keys.site_id)),
                 _key_component(headers.get(keys.instrument_id)),
                 _key_component(headers.get(keys.observation_day)),
-                cls._storage_kind(headers, reduction_level, request),
+                object_kind(
+                    reduction_level,
+                    bad_pixel_mask=cls._is_bad_pixel_mask(headers, request),
+                    thumbnail=cls.is_thumbnail,
+                ),
                 request.basename,
                 request.extension,
             )
@@ -464,12 +466,8 @@ class LcoFitsProduct(FitsProduct):
         return headers
 
     @classmethod
-    def _storage_kind(
-        cls, headers: Mapping[str, Any], reduction_level: int, request: ReadRequest
-    ) -> str:
-        if lco.is_bpm(request.basename, headers, request.keys):
-            return "bpm"
-        return super()._storage_kind(headers, reduction_level, request)
+    def _is_bad_pixel_mask(cls, headers: Mapping[str, Any], request: ReadRequest) -> bool:
+        return lco.is_bpm(request.basename, headers, request.keys)
 
 
 class TarProduct(FitsProduct):
@@ -518,9 +516,3 @@ class ThumbnailProduct(DataProduct):
         return normalise_null_values(
             headers, request.settings.null_header_values, request.keys.integer_types
         )
-
-    @classmethod
-    def _storage_kind(
-        cls, headers: Mapping[str, Any], reduction_level: int, request: ReadRequest
-    ) -> str:
-        return "thumbnails"

@@ -13,34 +13,15 @@ from pathlib import Path
 
 import dj_database_url
 
-from obsarchive.config import ConfigurationError, load_settings, parse_list
+from obsarchive.config import EnvReader, load_settings, parse_list
 
 ARCHIVE = load_settings()
 HOME = ARCHIVE.home.resolve()
 
 
-def _env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    if raw.strip().lower() in {"1", "true", "yes", "on"}:
-        return True
-    if raw.strip().lower() in {"0", "false", "no", "off"}:
-        return False
-    raise ConfigurationError(name, f"expected true or false, got {raw!r}")
-
-
-def _env_int(name: str, default: int, minimum: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigurationError(name, f"expected an integer, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigurationError(name, f"must be at least {minimum}, got {value}")
-    return value
+# Settings are the one place allowed to read os.environ at import; they read it through the
+# same typed readers as the rest of obsarchive, so a bad value fails naming the variable.
+_ENV = EnvReader(os.environ)
 
 
 def _secret_key() -> str:
@@ -59,13 +40,13 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
-DEBUG = _env_bool("DEBUG", False)
+DEBUG = _ENV.flag("DEBUG", False)
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "*").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 # Behind a reverse proxy, trust X-Forwarded-Host/-Proto so that absolute URLs the archive hands
 # out (VO access URLs, API links) name the public host and scheme. Off unless the proxy sets them.
-USE_X_FORWARDED_HOST = _env_bool("USE_X_FORWARDED_HOST", False)
-if _env_bool("USE_X_FORWARDED_PROTO", False):
+USE_X_FORWARDED_HOST = _ENV.flag("USE_X_FORWARDED_HOST", False)
+if _ENV.flag("USE_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
@@ -200,8 +181,8 @@ SCIENCE_CONFIGURATION_TYPES = parse_list(
     os.environ.get("SCIENCE_CONFIGURATION_TYPES", "EXPOSE,TARGET,SPECTRUM,CATALOG,OBJECT")
 )
 THUMBNAIL_SIZE_CHOICES = parse_list(os.environ.get("THUMBNAIL_SIZE_CHOICES", "small,medium,large"))
-PAGINATION_DEFAULT_LIMIT = _env_int("PAGINATION_DEFAULT_LIMIT", 100, minimum=1)
-PAGINATION_MAX_LIMIT = _env_int("PAGINATION_MAX_LIMIT", 1000, minimum=1)
+PAGINATION_DEFAULT_LIMIT = _ENV.integer("PAGINATION_DEFAULT_LIMIT", 100, minimum=1)
+PAGINATION_MAX_LIMIT = _ENV.integer("PAGINATION_MAX_LIMIT", 1000, minimum=1)
 
 # Accounts (portal integration off unless OAUTH_* are set; throttle rates) and post-ingest
 # events (no broker unless QUEUE_BROKER_URL is set).

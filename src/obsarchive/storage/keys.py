@@ -11,7 +11,7 @@ ingester and the archive, and so that no header value can make a key escape its 
 
 from __future__ import annotations
 
-__all__ = ["KINDS", "object_key"]
+__all__ = ["KINDS", "object_key", "object_kind"]
 
 KINDS: tuple[str, ...] = ("raw", "processed", "thumbnails", "bpm")
 
@@ -28,6 +28,32 @@ def _check_component(what: str, value: object) -> str:
     if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
         raise ValueError(f"{what} {value!r} contains a control character")
     return value
+
+
+def object_kind(
+    reduction_level: int = 0, *, bad_pixel_mask: bool = False, thumbnail: bool = False
+) -> str:
+    """The kind of a product's key: the OCS rule the library and the archive both follow.
+
+    Parameters
+    ----------
+    reduction_level : int, default 0
+        0 for raw data, anything else (90, 91, ...) for processed data.
+    bad_pixel_mask : bool
+        The product is an LCO bad-pixel mask (see :func:`obsarchive.products.lco.is_bpm`).
+    thumbnail : bool
+        The product is a preview image.
+
+    Returns
+    -------
+    str
+        ``thumbnails``, ``bpm``, ``raw`` or ``processed``, in that order of precedence.
+    """
+    if thumbnail:
+        return "thumbnails"
+    if bad_pixel_mask:
+        return "bpm"
+    return "raw" if reduction_level == 0 else "processed"
 
 
 def object_key(

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from obsarchive.config import ConfigurationError
+from obsarchive.config import ConfigurationError, EnvReader
 
 __all__ = ["AccountSettings", "current_account_settings", "load_account_settings"]
 
@@ -47,17 +47,9 @@ class AccountSettings:
         return bool(self.oauth_token_url and self.oauth_profile_url and self.oauth_client_id)
 
 
-def _url(environ: Mapping[str, str], name: str) -> str | None:
-    value = (environ.get(name) or "").strip()
-    if not value:
-        return None
-    if not value.startswith(("http://", "https://")):
-        raise ConfigurationError(name, f"expected an http:// or https:// URL, got {value!r}")
-    return value
-
-
-def _rate(environ: Mapping[str, str], name: str, default: str) -> str | None:
-    raw = environ.get(name)
+def _rate(env: EnvReader, name: str, default: str) -> str | None:
+    """A DRF throttle rate (``1000/day``), or None for ``none``/``off``/``0`` (no throttling)."""
+    raw = env.optional(name)
     if raw is None or raw.strip() == "":
         return default
     value = raw.strip().lower()
@@ -65,19 +57,6 @@ def _rate(environ: Mapping[str, str], name: str, default: str) -> str | None:
         return None
     if not _RATE.match(value):
         raise ConfigurationError(name, f"expected a rate like 1000/day or 'none', got {raw!r}")
-    return value
-
-
-def _number(environ: Mapping[str, str], name: str, default: float) -> float:
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigurationError(name, f"expected a number, got {raw!r}") from None
-    if value < 0:
-        raise ConfigurationError(name, f"must not be negative, got {value}")
     return value
 
 
@@ -89,18 +68,20 @@ def load_account_settings(environ: Mapping[str, str]) -> AccountSettings:
     ConfigurationError
         A value is malformed; the message names the variable.
     """
+    env = EnvReader(environ)
     return AccountSettings(
-        oauth_profile_url=_url(environ, "OAUTH_PROFILE_URL"),
-        oauth_token_url=_url(environ, "OAUTH_TOKEN_URL"),
-        oauth_client_id=environ.get("OAUTH_CLIENT_ID", ""),
-        oauth_client_secret=environ.get("OAUTH_CLIENT_SECRET", ""),
-        oauth_server_key=environ.get("OAUTH_SERVER_KEY", ""),
-        portal_connect_timeout=_number(environ, "OAUTH_CONNECT_TIMEOUT", 3.0) or 3.0,
-        portal_read_timeout=_number(environ, "OAUTH_READ_TIMEOUT", 10.0) or 10.0,
-        proposals_cache_seconds=int(_number(environ, "PROPOSALS_CACHE_SECONDS", 3600)),
-        bearer_cache_seconds=int(_number(environ, "OAUTH_BEARER_CACHE_SECONDS", 60)),
-        throttle_anon_rate=_rate(environ, "THROTTLE_ANON_RATE", "1000/day"),
-        throttle_user_rate=_rate(environ, "THROTTLE_USER_RATE", "50000/day"),
+        oauth_profile_url=env.url("OAUTH_PROFILE_URL"),
+        oauth_token_url=env.url("OAUTH_TOKEN_URL"),
+        oauth_client_id=env.text("OAUTH_CLIENT_ID", ""),
+        oauth_client_secret=env.text("OAUTH_CLIENT_SECRET", ""),
+        oauth_server_key=env.text("OAUTH_SERVER_KEY", ""),
+        # 0 keeps the default rather than meaning "no timeout": every portal call has one.
+        portal_connect_timeout=env.number("OAUTH_CONNECT_TIMEOUT", 3.0) or 3.0,
+        portal_read_timeout=env.number("OAUTH_READ_TIMEOUT", 10.0) or 10.0,
+        proposals_cache_seconds=int(env.number("PROPOSALS_CACHE_SECONDS", 3600)),
+        bearer_cache_seconds=int(env.number("OAUTH_BEARER_CACHE_SECONDS", 60)),
+        throttle_anon_rate=_rate(env, "THROTTLE_ANON_RATE", "1000/day"),
+        throttle_user_rate=_rate(env, "THROTTLE_USER_RATE", "50000/day"),
     )
 
 

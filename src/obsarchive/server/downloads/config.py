@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from obsarchive.config import ConfigurationError
+from obsarchive.config import ConfigurationError, EnvReader
 
 __all__ = ["ZIP_MODES", "DownloadSettings", "current_download_settings", "load_download_settings"]
 
@@ -53,19 +53,6 @@ class DownloadSettings:
     script_max_frames: int = 10000
 
 
-def _int(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise ConfigurationError(name, f"expected an integer, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigurationError(name, f"must be at least {minimum}, got {value}")
-    return value
-
-
 def load_download_settings(environ: Mapping[str, str]) -> DownloadSettings:
     """Read :class:`DownloadSettings` from an environment mapping.
 
@@ -74,26 +61,23 @@ def load_download_settings(environ: Mapping[str, str]) -> DownloadSettings:
     ConfigurationError
         A value is malformed; the message names the variable.
     """
+    env = EnvReader(environ)
     defaults = DownloadSettings()
-    mode = (environ.get("ZIP_MODE") or defaults.zip_mode).strip().lower()
-    if mode not in ZIP_MODES:
-        raise ConfigurationError("ZIP_MODE", f"must be one of {', '.join(ZIP_MODES)}; got {mode!r}")
-    base = (environ.get("ZIP_DOWNLOAD_FILENAME_BASE") or defaults.zip_filename_base).strip()
+    mode = env.choice(
+        "ZIP_MODE", defaults.zip_mode, ZIP_MODES, ignore_case=True, empty_is_default=True
+    )
+    base = env.stripped("ZIP_DOWNLOAD_FILENAME_BASE", defaults.zip_filename_base)
     if not base or any(ch in base for ch in '/\\"\r\n;'):
         raise ConfigurationError(
             "ZIP_DOWNLOAD_FILENAME_BASE", f"must be a plain file name prefix, got {base!r}"
         )
     return DownloadSettings(
-        url_expiry=timedelta(
-            seconds=_int(environ, "DOWNLOAD_URL_EXPIRY_SECONDS", 48 * 3600, minimum=60)
-        ),
+        url_expiry=timedelta(seconds=env.integer("DOWNLOAD_URL_EXPIRY_SECONDS", 48 * 3600, 60)),
         zip_mode=mode,
         zip_filename_base=base,
-        zip_max_uncompressed_files=_int(
-            environ, "ZIP_DOWNLOAD_MAX_UNCOMPRESSED_FILES", 0, minimum=0
-        ),
-        zip_max_files=_int(environ, "ZIP_MAX_FILES", 0, minimum=0),
-        script_max_frames=_int(environ, "DOWNLOAD_SCRIPT_MAX_FRAMES", 10000, minimum=1),
+        zip_max_uncompressed_files=env.integer("ZIP_DOWNLOAD_MAX_UNCOMPRESSED_FILES", 0, 0),
+        zip_max_files=env.integer("ZIP_MAX_FILES", 0, 0),
+        script_max_frames=env.integer("DOWNLOAD_SCRIPT_MAX_FRAMES", 10000, 1),
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from obsarchive.config import ConfigurationError
+from obsarchive.config import ConfigurationError, EnvReader
 
 __all__ = ["EventSettings", "load_event_settings"]
 
@@ -37,31 +37,6 @@ class EventSettings:
         return self.exchange_enabled and bool(self.broker_url)
 
 
-def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    lowered = raw.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off"}:
-        return False
-    raise ConfigurationError(name, f"expected true or false, got {raw!r}")
-
-
-def _float(environ: Mapping[str, str], name: str, default: float) -> float:
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigurationError(name, f"expected a number, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigurationError(name, f"must be positive, got {value}")
-    return value
-
-
 def load_event_settings(environ: Mapping[str, str]) -> EventSettings:
     """Read :class:`EventSettings` from an environment mapping.
 
@@ -70,16 +45,16 @@ def load_event_settings(environ: Mapping[str, str]) -> EventSettings:
     ConfigurationError
         A value is malformed; the message names the variable.
     """
-    broker = (environ.get("QUEUE_BROKER_URL") or "").strip() or None
-    name = (environ.get("PROCESSED_EXCHANGE_NAME") or "archived_fits").strip()
+    env = EnvReader(environ)
+    name = env.stripped("PROCESSED_EXCHANGE_NAME", "archived_fits")
     if not name:
         raise ConfigurationError("PROCESSED_EXCHANGE_NAME", "must not be empty")
     return EventSettings(
-        broker_url=broker,
-        exchange_enabled=_bool(environ, "PROCESSED_EXCHANGE_ENABLED", True),
+        broker_url=env.stripped("QUEUE_BROKER_URL", "") or None,
+        exchange_enabled=env.flag("PROCESSED_EXCHANGE_ENABLED", True),
         exchange_name=name,
-        connect_timeout=_float(environ, "QUEUE_BROKER_CONNECT_TIMEOUT", 2.0),
-        publish_timeout=_float(environ, "QUEUE_BROKER_PUBLISH_TIMEOUT", 5.0),
+        connect_timeout=env.positive("QUEUE_BROKER_CONNECT_TIMEOUT", 2.0),
+        publish_timeout=env.positive("QUEUE_BROKER_PUBLISH_TIMEOUT", 5.0),
     )
 
 

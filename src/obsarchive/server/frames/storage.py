@@ -16,7 +16,10 @@ from typing import Any
 
 from django.conf import settings
 
+from obsarchive.config import HeaderKeys
+from obsarchive.products import lco
 from obsarchive.storage.base import ObjectStore, StoreError
+from obsarchive.storage.keys import object_key, object_kind
 
 __all__ = [
     "archive_store",
@@ -91,29 +94,6 @@ def _day_text(observation_day: date | str | None) -> str:
     return str(observation_day).replace("-", "")
 
 
-def _is_bad_pixel_mask(
-    basename: str, configuration_type: str, headers: Mapping[str, Any], extension: str
-) -> bool:
-    """The OCS rule that files LCO bad-pixel masks under ``bpm/`` instead of a day folder."""
-    if extension != ".fits.fz":
-        return False
-    return (
-        configuration_type == "BPM"
-        or str(headers.get("EXTNAME", "")).strip() == "BPM"
-        or "bpm" in basename.lower()
-    )
-
-
-def _storage_level(basename: str, reduction_level: int, extension: str) -> int:
-    """The reduction level the OCS layout uses: for ``.fits.fz`` a stored 0 is re-inferred
-    from the last two characters of the basename (``-e91`` is processed)."""
-    if reduction_level == 0 and extension == ".fits.fz":
-        suffix = basename[-2:]
-        if suffix.isdigit():
-            return int(suffix)
-    return reduction_level
-
-
 def frame_object_key(
     *,
     basename: str,
@@ -127,19 +107,25 @@ def frame_object_key(
 ) -> str:
     """The OCS object key of a frame's file (``site/instrument/day/raw|processed/name``).
 
+    For versions posted without their ``object_key`` (by an upstream ingester), the key is
+    derived by the library's rule (:func:`obsarchive.storage.keys.object_kind`), as the
+    upstream archive derives it: the default file-type mapping reads ``.fits.fz`` with the LCO
+    class, so only those can be bad-pixel masks, and a stored reduction level of 0 is
+    re-inferred from their name (``-e91`` is processed).
+
     Raises
     ------
     ValueError
         A component would escape the layout (``/``, ``..``, NUL).
     """
-    from obsarchive.storage.keys import object_key
-
-    if _is_bad_pixel_mask(basename, configuration_type, headers or {}, extension):
-        kind = "bpm"
-    elif _storage_level(basename, reduction_level, extension) == 0:
-        kind = "raw"
-    else:
-        kind = "processed"
+    lco_layout = extension == ".fits.fz"
+    if lco_layout and reduction_level == 0:
+        reduction_level = lco.infer_reduction_level(basename, extension)
+    keys = HeaderKeys()
+    bad_pixel_mask = lco_layout and lco.is_bpm(
+        basename, {**(headers or {}), keys.configuration_type: configuration_type}, keys
+    )
+    kind = object_kind(reduction_level, bad_pixel_mask=bad_pixel_mask)
     return object_key(site_id, instrument_id, _day_text(observation_day), kind, basename, extension)
 
 
@@ -152,8 +138,5 @@ def thumbnail_object_key(
     observation_day: date | str | None,
 ) -> str:
     """The OCS object key of a thumbnail (``site/instrument/day/thumbnails/name``)."""
-    from obsarchive.storage.keys import object_key
-
-    return object_key(
-        site_id, instrument_id, _day_text(observation_day), "thumbnails", basename, extension
-    )
+    kind = object_kind(thumbnail=True)
+    return object_key(site_id, instrument_id, _day_text(observation_day), kind, basename, extension)

@@ -1,33 +1,40 @@
-"""``manage.py proposals add|remove|list``: proposal memberships (also ``obsarchive proposals``)."""
+"""``manage.py proposals add|remove|list``: proposal memberships (also ``obsarchive proposals``).
+
+Both commands parse the same arguments (:func:`obsarchive.commands.proposals.add_arguments`,
+kept free of Django so that building the ``obsarchive`` parser never imports it) and carry
+them out with :func:`run_proposals`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from obsarchive.commands.proposals import add_arguments as add_proposal_arguments
+
+if TYPE_CHECKING:
+    from obsarchive.server.accounts.services import MembershipChange
 
 
 class _Writer(Protocol):
     def write(self, text: str, /) -> Any: ...
 
 
-def add_proposal_arguments(parser: Any) -> None:
-    """Arguments shared by the management command and ``obsarchive proposals``."""
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    add = actions.add_parser("add", help="add users to a proposal (creating the proposal)")
-    add.add_argument("proposal_id", metavar="PROPOSAL_ID")
-    add.add_argument("usernames", metavar="USERNAME", nargs="*")
-    add.add_argument(
-        "--create-users", action="store_true", help="create users that do not exist yet"
-    )
-    remove = actions.add_parser(
-        "remove", help="remove users from a proposal (no USERNAME: delete the proposal)"
-    )
-    remove.add_argument("proposal_id", metavar="PROPOSAL_ID")
-    remove.add_argument("usernames", metavar="USERNAME", nargs="*")
-    listing = actions.add_parser("list", help="list proposals and their members")
-    listing.add_argument("proposal_id", metavar="PROPOSAL_ID", nargs="?")
+# What add/remove report: (for a changed member, for an unchanged one, with no USERNAME).
+_REPORTS = {
+    "add": (
+        "added {name} to {proposal}",
+        "{name} already in {proposal}",
+        "proposal {proposal} exists",
+    ),
+    "remove": (
+        "removed {name} from {proposal}",
+        "{name} was not in {proposal}",
+        "deleted proposal {proposal}",
+    ),
+}
 
 
 def run_proposals(
@@ -48,32 +55,29 @@ def run_proposals(
     from obsarchive.server.accounts import services
 
     if action == "add":
-        assert proposal_id is not None
+        assert proposal_id is not None  # the parser requires it
         if create_users:
             for name in usernames:
                 services.ensure_user(name)
-        change = services.add_members(proposal_id, usernames)
-        for name in change.changed:
-            out.write(f"added {name} to {change.proposal_id}\n")
-        for name in change.unchanged:
-            out.write(f"{name} already in {change.proposal_id}\n")
-        if not usernames:
-            out.write(f"proposal {change.proposal_id} exists\n")
+        _report(action, services.add_members(proposal_id, usernames), usernames, out)
     elif action == "remove":
         assert proposal_id is not None
-        change = services.remove_members(proposal_id, usernames)
-        for name in change.changed:
-            out.write(f"removed {name} from {change.proposal_id}\n")
-        for name in change.unchanged:
-            out.write(f"{name} was not in {change.proposal_id}\n")
-        if not usernames:
-            out.write(f"deleted proposal {change.proposal_id}\n")
+        _report(action, services.remove_members(proposal_id, usernames), usernames, out)
     else:
         memberships = services.list_memberships(proposal_id)
         if proposal_id and not memberships:
             raise services.AccountError(f"no proposal {proposal_id!r}")
         for pid, members in memberships.items():
             out.write(f"{pid}\t{' '.join(members)}".rstrip() + "\n")
+
+
+def _report(action: str, change: MembershipChange, usernames: Sequence[str], out: _Writer) -> None:
+    changed, unchanged, whole = _REPORTS[action]
+    for template, names in ((changed, change.changed), (unchanged, change.unchanged)):
+        for name in names:
+            out.write(template.format(name=name, proposal=change.proposal_id) + "\n")
+    if not usernames:
+        out.write(whole.format(proposal=change.proposal_id) + "\n")
 
 
 class Command(BaseCommand):
