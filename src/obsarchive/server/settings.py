@@ -13,7 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from obsarchive.config import EnvReader, load_settings, parse_list
+from obsarchive.config import EnvReader, load_settings
 
 ARCHIVE = load_settings()
 HOME = ARCHIVE.home.resolve()
@@ -26,7 +26,7 @@ _ENV = EnvReader(os.environ)
 
 def _secret_key() -> str:
     """SECRET_KEY from the environment, else one generated once per OBSARCHIVE_HOME."""
-    configured = os.environ.get("SECRET_KEY")
+    configured = _ENV.optional("SECRET_KEY")
     if configured:
         return configured
     path = HOME / "secret_key"
@@ -41,8 +41,8 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 DEBUG = _ENV.flag("DEBUG", False)
-ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "*").split(",") if h]
-CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+ALLOWED_HOSTS = list(_ENV.csv("ALLOWED_HOSTS", ("*",)))
+CSRF_TRUSTED_ORIGINS = list(_ENV.csv("CSRF_TRUSTED_ORIGINS", ()))
 # Behind a reverse proxy, trust X-Forwarded-Host/-Proto so that absolute URLs the archive hands
 # out (VO access URLs, API links) name the public host and scheme. Off unless the proxy sets them.
 USE_X_FORWARDED_HOST = _ENV.flag("USE_X_FORWARDED_HOST", False)
@@ -106,7 +106,7 @@ TEMPLATES = [
 _default_db = f"sqlite:///{HOME / 'archive.sqlite3'}"
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", _default_db), conn_max_age=600, conn_health_checks=True
+        _ENV.text("DATABASE_URL", _default_db), conn_max_age=600, conn_health_checks=True
     ),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -117,8 +117,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-if os.environ.get("DATABASE_READER_URL"):
-    DATABASES["replica"] = dj_database_url.parse(os.environ["DATABASE_READER_URL"])
+_reader_url = _ENV.optional("DATABASE_READER_URL")
+if _reader_url:
+    DATABASES["replica"] = dj_database_url.parse(_reader_url)
 
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
@@ -136,10 +137,11 @@ CACHES = {
         "LOCATION": "obsarchive",
     }
 }
-if os.environ.get("CACHE_URL", "").startswith("redis://"):
+_cache_url = _ENV.text("CACHE_URL", "")
+if _cache_url.startswith("redis://"):
     CACHES["default"] = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": os.environ["CACHE_URL"],
+        "LOCATION": _cache_url,
     }
 
 REST_FRAMEWORK = {
@@ -170,17 +172,16 @@ SPECTACULAR_SETTINGS = {
 CORS_ALLOW_ALL_ORIGINS = True
 
 # Frames API (upstream OCS variable names; comma lists as in the OCS settings).
-CONFIGDB_URL = os.environ.get("CONFIGDB_URL", "").strip()
-CONFIGURATION_TYPES = parse_list(
-    os.environ.get(
-        "CONFIGURATION_TYPES",
-        "BIAS,DARK,EXPOSE,SPECTRUM,LAMPFLAT,SKYFLAT,STANDARD,TRAILED,GUIDE,EXPERIMENTAL,CATALOG",
-    )
+CONFIGDB_URL = _ENV.stripped("CONFIGDB_URL", "")
+CONFIGURATION_TYPES = _ENV.csv(
+    "CONFIGURATION_TYPES",
+    ("BIAS", "DARK", "EXPOSE", "SPECTRUM", "LAMPFLAT", "SKYFLAT", "STANDARD", "TRAILED", "GUIDE",
+     "EXPERIMENTAL", "CATALOG"),
+)  # fmt: skip
+SCIENCE_CONFIGURATION_TYPES = _ENV.csv(
+    "SCIENCE_CONFIGURATION_TYPES", ("EXPOSE", "TARGET", "SPECTRUM", "CATALOG", "OBJECT")
 )
-SCIENCE_CONFIGURATION_TYPES = parse_list(
-    os.environ.get("SCIENCE_CONFIGURATION_TYPES", "EXPOSE,TARGET,SPECTRUM,CATALOG,OBJECT")
-)
-THUMBNAIL_SIZE_CHOICES = parse_list(os.environ.get("THUMBNAIL_SIZE_CHOICES", "small,medium,large"))
+THUMBNAIL_SIZE_CHOICES = _ENV.csv("THUMBNAIL_SIZE_CHOICES", ("small", "medium", "large"))
 PAGINATION_DEFAULT_LIMIT = _ENV.integer("PAGINATION_DEFAULT_LIMIT", 100, minimum=1)
 PAGINATION_MAX_LIMIT = _ENV.integer("PAGINATION_MAX_LIMIT", 1000, minimum=1)
 
@@ -210,7 +211,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "obsarchive.server.accounts.backends.PortalPasswordBackend",
 ]
-NAVBAR_TITLE_TEXT = os.environ.get("NAVBAR_TITLE_TEXT", "Science Archive API")
+NAVBAR_TITLE_TEXT = _ENV.text("NAVBAR_TITLE_TEXT", "Science Archive API")
 SPECTACULAR_SETTINGS["TITLE"] = NAVBAR_TITLE_TEXT
 if "replica" in DATABASES:
     DATABASE_ROUTERS = ["obsarchive.server.ops.routers.ReplicaRouter"]
@@ -219,7 +220,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": _ENV.text("LOG_LEVEL", "INFO")},
 }
 
 HOME_PATH: Path = HOME

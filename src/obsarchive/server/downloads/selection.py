@@ -1,9 +1,10 @@
 """Which files a caller may download: visibility, newest versions, derived-file signatures.
 
 Every download path (zip, uncompressed and catalogue files, download scripts) selects frames
-through :func:`visible_frames`, which applies the one visibility rule of the archive
-(:func:`~obsarchive.server.accounts.visibility.visible_frames_q`) and, as the frame detail
-does, never shows placeholders (frames without an observation date).
+through :func:`~obsarchive.server.frames.querysets.visible_frames` (re-exported here), the
+base queryset of every frame read path: the frames API, the VO interfaces and downloads apply
+the one visibility rule of the archive and never show placeholders (frames without an
+observation date).
 """
 
 from __future__ import annotations
@@ -15,10 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
-
-from obsarchive.server.accounts.visibility import visible_frames_q
 from obsarchive.server.frames.models import Frame, Version
+from obsarchive.server.frames.querysets import visible_frames
 from obsarchive.server.frames.storage import download_signing_key
 from obsarchive.storage.signing import sign_download, verify_download
 
@@ -50,11 +49,6 @@ class SelectedFile:
     def filename(self) -> str:
         """``basename`` + the version's extension, as upstream names downloads."""
         return self.frame.basename + self.version.extension
-
-
-def visible_frames(user: Any, now: datetime) -> QuerySet[Frame]:
-    """Frames ``user`` may see at ``now``; never placeholders."""
-    return Frame.objects.filter(observation_date__isnull=False).filter(visible_frames_q(user, now))
 
 
 def _batches(ids: Sequence[int]) -> Iterable[list[int]]:

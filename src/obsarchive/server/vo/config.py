@@ -112,12 +112,13 @@ def load_vo_settings(environ: Mapping[str, str]) -> VoSettings:
     if problem:
         raise ConfigurationError("VO_IVOID", f"{problem}; got {ivoid!r}")
     table = env.stripped("VO_FILTER_TABLE", "")
-    region_format = env.stripped("VO_S_REGION_FORMAT", defaults.region_format).lower()
-    if region_format not in REGION_FORMATS:
-        raise ConfigurationError(
-            "VO_S_REGION_FORMAT",
-            f"must be one of {', '.join(REGION_FORMATS)}; got {region_format!r}",
-        )
+    region_format = env.choice(
+        "VO_S_REGION_FORMAT",
+        defaults.region_format,
+        REGION_FORMATS,
+        ignore_case=True,
+        empty_is_default=True,
+    )
     maxrec_limit = env.integer("VO_MAXREC_LIMIT", defaults.maxrec_limit, minimum=1)
     maxrec_default = env.integer("VO_MAXREC_DEFAULT", defaults.maxrec_default, minimum=1)
     if maxrec_default > maxrec_limit:

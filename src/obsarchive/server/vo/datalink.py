@@ -37,7 +37,7 @@ from obsarchive.server.vo.services import (
     resolve_ids,
     thumbnails_by_frame,
 )
-from obsarchive.server.vo.votable import Field, Param, ServiceDescriptor
+from obsarchive.server.vo.votable import Field, Param, ServiceDescriptor, service_params
 
 __all__ = ["LINK_FIELDS", "Link", "LinkSet", "build_links", "soda_input_params"]
 
@@ -303,11 +303,7 @@ def build_links(
                 ServiceDescriptor(
                     id=descriptor_id,
                     description=f"Cutouts of {frame.basename}",
-                    params=(
-                        Param("accessURL", value=access, ucd="meta.ref.url"),
-                        Param("standardID", value=SODA_STANDARD_ID),
-                        Param("contentType", value="application/fits"),
-                    ),
+                    params=service_params(access, SODA_STANDARD_ID, "application/fits"),
                     input_params=soda_input_params(
                         Param(
                             "ID",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from obsarchive.server.vo.config import VoSettings
 from obsarchive.server.vo.datalink import SODA_STANDARD_ID, soda_input_params
 from obsarchive.server.vo.obscore import PUBDID_FIELD_ID, SIGNATURE_FIELD_ID
-from obsarchive.server.vo.votable import DATALINK_MIME, Param, ServiceDescriptor
+from obsarchive.server.vo.votable import DATALINK_MIME, Param, ServiceDescriptor, service_params
 
 __all__ = [
     "DATALINK_STANDARD_ID",
@@ -30,11 +30,7 @@ def datalink_descriptor(links_url: str) -> ServiceDescriptor:
     return ServiceDescriptor(
         id="datalink",
         description="Links of each dataset: file, previews, calibrations, related products",
-        params=(
-            Param("accessURL", value=links_url, ucd="meta.ref.url"),
-            Param("standardID", value=DATALINK_STANDARD_ID),
-            Param("contentType", value=DATALINK_MIME),
-        ),
+        params=service_params(links_url, DATALINK_STANDARD_ID, DATALINK_MIME),
         input_params=(Param("ID", value="", ref=PUBDID_FIELD_ID, ucd="meta.id;meta.main"),),
     )
 
@@ -48,11 +44,7 @@ def soda_descriptor(soda_url: str, expires: int) -> ServiceDescriptor:
     return ServiceDescriptor(
         id="soda",
         description="Cutouts of images (SODA sync)",
-        params=(
-            Param("accessURL", value=soda_url, ucd="meta.ref.url"),
-            Param("standardID", value=SODA_STANDARD_ID),
-            Param("contentType", value="application/fits"),
-        ),
+        params=service_params(soda_url, SODA_STANDARD_ID, "application/fits"),
         input_params=(
             *soda_input_params(
                 Param("ID", value="", ref=PUBDID_FIELD_ID, ucd="meta.ref.url;meta.curation")
@@ -84,10 +76,7 @@ def sia_self_description(sia_url: str, config: VoSettings) -> ServiceDescriptor:
             f"{config.maxrec_default} rows are returned; MAXREC is capped at "
             f"{config.maxrec_limit}. Unknown parameters are ignored."
         ),
-        params=(
-            Param("accessURL", value=sia_url, ucd="meta.ref.url"),
-            Param("standardID", value=SIA_STANDARD_ID),
-        ),
+        params=service_params(sia_url, SIA_STANDARD_ID),
         input_params=(
             Param("POS", description="CIRCLE ra dec r | RANGE ra1 ra2 dec1 dec2 | "
                   "POLYGON ra1 dec1 ... (ICRS degrees)"),

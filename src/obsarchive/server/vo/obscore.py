@@ -52,6 +52,7 @@ __all__ = [
     "obscore_fields",
     "obscore_row",
     "publisher_did",
+    "spatial_resolution",
 ]
 
 FITS_EXTENSIONS = (".fits", ".fits.fz")
@@ -309,6 +310,15 @@ def _positive(value: Any) -> float | None:
     return number if math.isfinite(number) and number > 0 else None
 
 
+def spatial_resolution(fwhm: Any, pixel_scale: Any) -> float | None:
+    """``s_resolution`` in arcsec: the seeing (``L1FWHM``) when known, else ``PIXSCALE``.
+
+    SIA's SPATRES constraint compares this same value, so a row always matches its own column.
+    """
+    seeing = _positive(fwhm)
+    return seeing if seeing is not None else _positive(pixel_scale)
+
+
 def _count(value: Any) -> int | None:
     try:
         number = int(str(value).strip())
@@ -391,7 +401,6 @@ def obscore_row(
     if spatial is not None:
         region = spatial.dali if config.region_format == "dali" else spatial.stcs
     pixel_scale = _positive(headers.get("PIXSCALE"))
-    seeing = _positive(headers.get("L1FWHM"))
     public = frame.public_date is not None and frame.public_date < now
     title_date = _iso(start) or ""
     title = " ".join(
@@ -420,7 +429,7 @@ def obscore_row(
         "s_dec": None if spatial is None else spatial.s_dec,
         "s_fov": None if spatial is None else spatial.s_fov,
         "s_region": region,
-        "s_resolution": seeing if seeing is not None else pixel_scale,
+        "s_resolution": spatial_resolution(headers.get("L1FWHM"), headers.get("PIXSCALE")),
         "s_xel1": _count(headers.get("ZNAXIS1") or headers.get("NAXIS1")),
         "s_xel2": _count(headers.get("ZNAXIS2") or headers.get("NAXIS2")),
         "s_pixel_scale": pixel_scale,

@@ -30,6 +30,7 @@ from obsarchive.server.vo.obscore import (
     datetime_from_mjd,
     image_q,
     mjd,
+    spatial_resolution,
 )
 from obsarchive.server.vo.params import ParameterError, VoParams, parse_interval
 from obsarchive.server.vo.services import frames_by_basename
@@ -220,23 +221,9 @@ def _row_check(query: SiaQuery) -> Callable[[tuple[Any, ...]], bool]:
             size = None if spatial is None else spatial.s_fov
             if not _in_any(size, query.fov):
                 return False
-        if query.spatres:
-            resolution = _positive(fwhm)
-            if resolution is None:
-                resolution = _positive(pixscale)
-            if not _in_any(resolution, query.spatres):
-                return False
-        return True
+        return not query.spatres or _in_any(spatial_resolution(fwhm, pixscale), query.spatres)
 
     return check
-
-
-def _positive(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) and number > 0 else None
 
 
 def select_ids(

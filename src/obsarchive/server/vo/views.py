@@ -8,8 +8,9 @@ and DataLink, ``text/plain`` for SODA -- never a 500 for bad input.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from django.db import DatabaseError, connections
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -36,7 +37,6 @@ from obsarchive.server.vo.obscore import (
     obscore_fields,
 )
 from obsarchive.server.vo.params import (
-    MultipleValuesError,
     ParameterError,
     VoParams,
     parse_maxrec,
@@ -118,6 +118,55 @@ def _vary(response: HttpResponseBase) -> HttpResponseBase:
     return response
 
 
+def _database_unavailable(service: str, exc: DatabaseError) -> HttpResponse:
+    logger.error("%s query failed: %s", service, exc)
+    return _votable_error("TransientFault: the database is not available", 503)
+
+
+def _requested_format(params: VoParams) -> str | None:
+    """RESPONSEFORMAT, checked to ask for a VOTable (DALI 1.1 section 3.4.3).
+
+    Raises
+    ------
+    ParameterError
+        Another format was asked for, or RESPONSEFORMAT was given more than once.
+    """
+    requested = params.single("RESPONSEFORMAT")
+    if not response_format(requested):
+        raise ParameterError(f"RESPONSEFORMAT {requested!r} is not supported (use votable)")
+    return requested
+
+
+_ServiceView = Callable[[HttpRequest, Caller, VoSettings, VoParams], HttpResponseBase]
+
+
+def _dali_service(
+    denied: Callable[[AccessDeniedError], HttpResponse],
+) -> Callable[[_ServiceView], Callable[[HttpRequest], HttpResponseBase]]:
+    """What every DALI service does first: GET/HEAD/POST only, then who is calling.
+
+    The decorated view receives the caller, the VO settings and the request's parameters;
+    a refused caller gets ``denied(exc)``, in the service's own error format.
+    """
+
+    def decorate(view: _ServiceView) -> Callable[[HttpRequest], HttpResponseBase]:
+        @csrf_exempt
+        @functools.wraps(view)
+        def service(request: HttpRequest) -> HttpResponseBase:
+            if request.method not in _METHODS:
+                return _method_not_allowed()
+            config = current_vo_settings()
+            try:
+                caller = identify(request)
+            except AccessDeniedError as exc:
+                return denied(exc)
+            return view(request, caller, config, VoParams.from_request(request))
+
+        return service
+
+    return decorate
+
+
 # -- VOSI -------------------------------------------------------------------------------------
 
 
@@ -177,21 +226,13 @@ def _sia_content_type(requested: str | None) -> str:
     return kind if kind in (VOTABLE_MIME, "text/xml") else VOTABLE_MIME
 
 
-@csrf_exempt
-def sia(request: HttpRequest) -> HttpResponseBase:
+@_dali_service(_denied)
+def sia(
+    request: HttpRequest, caller: Caller, config: VoSettings, params: VoParams
+) -> HttpResponseBase:
     """``/vo/sia2``: SIA 2.0 image search over the ObsCore view of frames."""
-    if request.method not in _METHODS:
-        return _method_not_allowed()
-    config = current_vo_settings()
     try:
-        caller = identify(request)
-    except AccessDeniedError as exc:
-        return _denied(exc)
-    params = VoParams.from_request(request)
-    try:
-        requested = params.single("RESPONSEFORMAT")
-        if not response_format(requested):
-            raise ParameterError(f"RESPONSEFORMAT {requested!r} is not supported (use votable)")
+        requested = _requested_format(params)
         maxrec, _ = parse_maxrec(
             params.single("MAXREC"), config.maxrec_default, config.maxrec_limit
         )
@@ -202,8 +243,7 @@ def sia(request: HttpRequest) -> HttpResponseBase:
     try:
         ids, overflow = select_ids(query, base, config, maxrec)
     except DatabaseError as exc:
-        logger.error("SIA query failed: %s", exc)
-        return _votable_error("TransientFault: the database is not available", 503)
+        return _database_unavailable("SIA", exc)
     rows = RowBuilder(caller, config)
     fields = obscore_fields(config)
     names = [field.name for field in fields]
@@ -226,25 +266,15 @@ def sia(request: HttpRequest) -> HttpResponseBase:
 # -- DataLink ---------------------------------------------------------------------------------
 
 
-@csrf_exempt
-def links(request: HttpRequest) -> HttpResponseBase:
+@_dali_service(_denied)
+def links(
+    request: HttpRequest, caller: Caller, config: VoSettings, params: VoParams
+) -> HttpResponseBase:
     """``/vo/links``: DataLink 1.1 links of one or many IDs."""
-    if request.method not in _METHODS:
-        return _method_not_allowed()
-    config = current_vo_settings()
     try:
-        caller = identify(request)
-    except AccessDeniedError as exc:
-        return _denied(exc)
-    params = VoParams.from_request(request)
-    try:
-        requested = params.single("RESPONSEFORMAT")
-    except MultipleValuesError as exc:
+        _requested_format(params)
+    except ParameterError as exc:
         return _votable_error(f"UsageFault: {exc}", 400)
-    if not response_format(requested):
-        return _votable_error(
-            f"UsageFault: RESPONSEFORMAT {requested!r} is not supported (use votable)", 400
-        )
     rows = RowBuilder(caller, config)
     try:
         linkset = build_links(
@@ -254,8 +284,7 @@ def links(request: HttpRequest) -> HttpResponseBase:
             soda_url=_url(request, "vo-soda"),
         )
     except DatabaseError as exc:
-        logger.error("DataLink query failed: %s", exc)
-        return _votable_error("TransientFault: the database is not available", 503)
+        return _database_unavailable("DataLink", exc)
     document = "".join(
         results_document(
             LINK_FIELDS,
@@ -303,22 +332,21 @@ def _soda_frame(
     raise SodaError(403, f"AuthorizationError: you may not access {did}")
 
 
-@csrf_exempt
-def soda(request: HttpRequest) -> HttpResponseBase:
+def _soda_denied(exc: AccessDeniedError) -> HttpResponse:
+    word = {401: "AuthenticationError"}.get(exc.status, "ServiceUnavailable")
+    response = _text(exc.status, f"{word}: {exc.message}")
+    if exc.retry_after is not None:
+        response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+@_dali_service(_soda_denied)
+def soda(
+    request: HttpRequest, caller: Caller, config: VoSettings, params: VoParams
+) -> HttpResponseBase:
     """``/vo/soda``: SODA 1.0 synchronous cutouts of images."""
-    if request.method not in _METHODS:
-        return _method_not_allowed()
-    config = current_vo_settings()
     try:
-        caller = identify(request)
-    except AccessDeniedError as exc:
-        word = {401: "AuthenticationError"}.get(exc.status, "ServiceUnavailable")
-        response = _text(exc.status, f"{word}: {exc.message}")
-        if exc.retry_after is not None:
-            response["Retry-After"] = str(exc.retry_after)
-        return response
-    try:
-        soda_request = parse_soda(VoParams.from_request(request))
+        soda_request = parse_soda(params)
         frame = _soda_frame(
             soda_request.id, caller, config, soda_request.expires, soda_request.signature
         )

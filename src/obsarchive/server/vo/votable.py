@@ -28,6 +28,7 @@ __all__ = [
     "ServiceDescriptor",
     "error_document",
     "results_document",
+    "service_params",
 ]
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,31 @@ def _attributes(pairs: Iterable[tuple[str, str | None]]) -> str:
     return "".join(f" {name}={_attr(value)}" for name, value in pairs if value is not None)
 
 
+def _element(tag: str, attributes: str, inner: str = "") -> str:
+    """One line: ``<tag attributes/>``, or ``<tag attributes>inner</tag>`` when ``inner``."""
+    if inner:
+        return f"<{tag}{attributes}>{inner}</{tag}>\n"
+    return f"<{tag}{attributes}/>\n"
+
+
+def _description(text: str | None) -> str:
+    return f"<DESCRIPTION>{_text(text)}</DESCRIPTION>" if text else ""
+
+
+def _typed(item: Field | Param) -> list[tuple[str, str | None]]:
+    """The attributes FIELD and PARAM share, in the order both write them."""
+    return [
+        ("name", item.name),
+        ("ID", item.id),
+        ("datatype", item.datatype),
+        ("arraysize", item.arraysize),
+        ("unit", item.unit),
+        ("ucd", item.ucd),
+        ("utype", item.utype),
+        ("xtype", item.xtype),
+    ]
+
+
 @dataclass(frozen=True)
 class Field:
     """A table column: its metadata and how its cells are written.
@@ -82,23 +108,7 @@ class Field:
     description: str | None = None
 
     def xml(self) -> str:
-        attributes = _attributes(
-            [
-                ("name", self.name),
-                ("ID", self.id),
-                ("datatype", self.datatype),
-                ("arraysize", self.arraysize),
-                ("unit", self.unit),
-                ("ucd", self.ucd),
-                ("utype", self.utype),
-                ("xtype", self.xtype),
-            ]
-        )
-        if self.description:
-            return (
-                f"<FIELD{attributes}><DESCRIPTION>{_text(self.description)}</DESCRIPTION></FIELD>\n"
-            )
-        return f"<FIELD{attributes}/>\n"
+        return _element("FIELD", _attributes(_typed(self)), _description(self.description))
 
     def cell(self, value: Any) -> str:
         """The escaped TD content for ``value`` (``None`` is an empty cell: null)."""
@@ -141,23 +151,8 @@ class Param:
     options: tuple[str, ...] = ()
 
     def xml(self) -> str:
-        attributes = _attributes(
-            [
-                ("name", self.name),
-                ("ID", self.id),
-                ("datatype", self.datatype),
-                ("arraysize", self.arraysize),
-                ("unit", self.unit),
-                ("ucd", self.ucd),
-                ("utype", self.utype),
-                ("xtype", self.xtype),
-                ("ref", self.ref),
-                ("value", self.value),
-            ]
-        )
-        inner = ""
-        if self.description:
-            inner += f"<DESCRIPTION>{_text(self.description)}</DESCRIPTION>"
+        attributes = _attributes([*_typed(self), ("ref", self.ref), ("value", self.value)])
+        inner = _description(self.description)
         if self.minimum is not None or self.maximum is not None or self.options:
             inner += "<VALUES>"
             if self.minimum is not None:
@@ -166,9 +161,7 @@ class Param:
                 inner += f"<MAX value={_attr(self.maximum)}/>"
             inner += "".join(f"<OPTION value={_attr(option)}/>" for option in self.options)
             inner += "</VALUES>"
-        if not inner:
-            return f"<PARAM{attributes}/>\n"
-        return f"<PARAM{attributes}>{inner}</PARAM>\n"
+        return _element("PARAM", attributes, inner)
 
 
 @dataclass(frozen=True)
@@ -181,9 +174,7 @@ class Info:
 
     def xml(self) -> str:
         attributes = _attributes([("name", self.name), ("value", self.value)])
-        if self.text:
-            return f"<INFO{attributes}>{_text(self.text)}</INFO>\n"
-        return f"<INFO{attributes}/>\n"
+        return _element("INFO", attributes, _text(self.text))
 
 
 @dataclass(frozen=True)
@@ -211,6 +202,19 @@ class ServiceDescriptor:
             parts.append("</GROUP>\n")
         parts.append("</RESOURCE>\n")
         return "".join(parts)
+
+
+def service_params(
+    access_url: str, standard_id: str, content_type: str | None = None
+) -> tuple[Param, ...]:
+    """A service descriptor's ``accessURL``, ``standardID`` and (if given) ``contentType``."""
+    params = (
+        Param("accessURL", value=access_url, ucd="meta.ref.url"),
+        Param("standardID", value=standard_id),
+    )
+    if content_type is None:
+        return params
+    return (*params, Param("contentType", value=content_type))
 
 
 def _row(fields: Sequence[Field], values: Sequence[Any]) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from obsarchive.config import ConfigurationError, parse_list
+from obsarchive.config import ConfigurationError, EnvReader, parse_list
 
 __all__ = ["WebSettings", "current_web_settings", "load_web_settings"]
 
@@ -31,30 +31,21 @@ class WebSettings:
     page_sizes: tuple[int, ...] = (20, 50, 100, 200, 500)
 
 
-def _float(environ: Mapping[str, str], name: str, default: float, minimum: float) -> float:
-    raw = environ.get(name, "").strip()
-    if raw == "":
+def _page_sizes(env: EnvReader, default: tuple[int, ...]) -> tuple[int, ...]:
+    """``UI_PAGE_SIZES``: a comma list of positive integers, sorted, duplicates dropped."""
+    raw = env.optional("UI_PAGE_SIZES")
+    if raw is None or raw.strip() == "":
         return default
     try:
-        value = float(raw)
+        sizes = tuple(sorted({int(item) for item in parse_list(raw)}))
     except ValueError:
-        raise ConfigurationError(name, f"expected a number, got {raw!r}") from None
-    if not value >= minimum:  # also refuses NaN
-        raise ConfigurationError(name, f"must be at least {minimum}, got {raw}")
-    return value
-
-
-def _int(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
-    raw = environ.get(name, "").strip()
-    if raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigurationError(name, f"expected an integer, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigurationError(name, f"must be at least {minimum}, got {value}")
-    return value
+        raise ConfigurationError(
+            "UI_PAGE_SIZES", f"expected a comma list of integers, got {raw!r}"
+        ) from None
+    # A value of only commas parses to no sizes: refused, the table needs at least one.
+    if not sizes or sizes[0] < 1:
+        raise ConfigurationError("UI_PAGE_SIZES", "page sizes must be positive integers")
+    return sizes
 
 
 def load_web_settings(environ: Mapping[str, str]) -> WebSettings:
@@ -66,30 +57,19 @@ def load_web_settings(environ: Mapping[str, str]) -> WebSettings:
         A value is malformed; the message names the variable.
     """
     defaults = WebSettings()
-    url = environ.get("RESOLVER_URL", "").strip()
-    if url:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigurationError("RESOLVER_URL", f"expected an http(s) URL, got {url!r}")
-    sizes_raw = environ.get("UI_PAGE_SIZES")
-    sizes = defaults.page_sizes
-    if sizes_raw is not None and sizes_raw.strip():
-        try:
-            sizes = tuple(sorted({int(item) for item in parse_list(sizes_raw)}))
-        except ValueError:
-            raise ConfigurationError(
-                "UI_PAGE_SIZES", f"expected a comma list of integers, got {sizes_raw!r}"
-            ) from None
-        if not sizes or sizes[0] < 1:
-            raise ConfigurationError("UI_PAGE_SIZES", "page sizes must be positive integers")
+    env = EnvReader(environ)
+    url = env.url("RESOLVER_URL") or ""
+    # EnvReader.url checks the scheme; a resolver also needs a host to send the name to.
+    if url and not urlsplit(url).netloc:
+        raise ConfigurationError("RESOLVER_URL", f"expected an http(s) URL, got {url!r}")
     return WebSettings(
         resolver_url=url,
-        resolver_timeout=_float(environ, "RESOLVER_TIMEOUT", defaults.resolver_timeout, 0.1),
-        resolver_cache_seconds=_int(
-            environ, "RESOLVER_CACHE_SECONDS", defaults.resolver_cache_seconds, 0
+        resolver_timeout=env.number("RESOLVER_TIMEOUT", defaults.resolver_timeout, minimum=0.1),
+        resolver_cache_seconds=env.integer(
+            "RESOLVER_CACHE_SECONDS", defaults.resolver_cache_seconds, minimum=0
         ),
-        zip_max_frames=_int(environ, "UI_ZIP_MAX_FRAMES", defaults.zip_max_frames, 1),
-        page_sizes=sizes,
+        zip_max_frames=env.integer("UI_ZIP_MAX_FRAMES", defaults.zip_max_frames, minimum=1),
+        page_sizes=_page_sizes(env, defaults.page_sizes),
     )
 
 

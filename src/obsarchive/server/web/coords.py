@@ -42,7 +42,8 @@ def _clean(text: str) -> str:
     return " ".join(text.replace("\u2212", "-").split())
 
 
-def _sexagesimal(text: str, what: str) -> tuple[float, float, float, bool] | None:
+def _sexagesimal(text: str, what: str) -> tuple[float, bool] | None:
+    """``d m s`` (or ``h m s``) as one unsigned value, and whether it was negative."""
     match = _SEXAGESIMAL.match(text)
     if match is None:
         return None
@@ -51,7 +52,7 @@ def _sexagesimal(text: str, what: str) -> tuple[float, float, float, bool] | Non
     s = float(seconds) if seconds else 0.0
     if not (0 <= m < 60 and 0 <= s < 60):
         raise CoordinateError(f"{what}: minutes and seconds must be below 60 in {text!r}.")
-    return float(whole), m, s, sign == "-"
+    return float(whole) + m / 60.0 + s / 3600.0, sign == "-"
 
 
 def parse_ra(text: str) -> float:
@@ -81,10 +82,9 @@ def parse_ra(text: str) -> float:
             raise CoordinateError(
                 f"RA {value!r} is neither degrees (150.1) nor hours (10:00:24 or 10h00m24s)."
             )
-        whole, minutes, seconds, negative = parts
+        hours, negative = parts
         if negative:
             raise CoordinateError(f"RA {value!r} in hours cannot be negative.")
-        hours = whole + minutes / 60.0 + seconds / 3600.0
     if not 0.0 <= hours <= 24.0:
         raise CoordinateError(f"RA {value!r} is outside 0 to 24 hours.")
     return (hours * 15.0) % 360.0
@@ -108,10 +108,8 @@ def parse_dec(text: str) -> float:
             raise CoordinateError(
                 f"Dec {value!r} is neither degrees (2.2) nor sexagesimal (+02:12:00)."
             )
-        whole, minutes, seconds, negative = parts
-        degrees = whole + minutes / 60.0 + seconds / 3600.0
-        if negative:
-            degrees = -degrees
+        magnitude, negative = parts
+        degrees = -magnitude if negative else magnitude
     if not -90.0 <= degrees <= 90.0:
         raise CoordinateError(f"Dec {value!r} is outside -90 to +90 degrees.")
     return degrees

@@ -19,10 +19,9 @@ import csv
 import functools
 import hashlib
 import logging
-import math
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -34,6 +33,7 @@ from django.core.cache import cache
 
 from obsarchive.server.web.config import WebSettings, current_web_settings
 from obsarchive.server.web.coords import CoordinateError, parse_dec, parse_ra
+from obsarchive.server.web.sphere import footprint_ring, mean_direction
 
 __all__ = [
     "NamedObject",
@@ -125,48 +125,12 @@ def local_objects() -> dict[str, NamedObject]:
 # -- footprints ---------------------------------------------------------------------------
 
 
-def _unit(ra: float, dec: float) -> tuple[float, float, float]:
-    a, d = math.radians(ra), math.radians(dec)
-    return (math.cos(d) * math.cos(a), math.cos(d) * math.sin(a), math.sin(d))
-
-
-def _radec(x: float, y: float, z: float) -> tuple[float, float] | None:
-    norm = math.sqrt(x * x + y * y + z * z)
-    if norm < 1e-12:
-        return None
-    ra = math.degrees(math.atan2(y, x)) % 360.0
-    dec = math.degrees(math.asin(max(-1.0, min(1.0, z / norm))))
-    return ra, dec
-
-
-def _ring(area: Any) -> list[tuple[float, float]]:
-    """The outer ring of a GeoJSON polygon as (ra, dec) pairs, without the closing vertex."""
-    try:
-        ring = [(float(p[0]), float(p[1])) for p in area["coordinates"][0]]
-    except (KeyError, IndexError, TypeError, ValueError):
-        return []
-    if len(ring) > 1 and ring[0] == ring[-1]:
-        ring = ring[:-1]
-    return [(ra, dec) for ra, dec in ring if math.isfinite(ra) and math.isfinite(dec)]
-
-
 def footprint_centre(area: Any) -> tuple[float, float] | None:
     """The centre of a GeoJSON footprint: the normalised mean of its vertex unit vectors.
 
     Works across RA = 0/360 and at the poles, unlike the mean of raw RA values.
     """
-    ring = _ring(area)
-    if not ring:
-        return None
-    vectors = [_unit(ra, dec) for ra, dec in ring]
-    return _radec(*(sum(v[i] for v in vectors) for i in range(3)))
-
-
-def _mean_position(positions: Iterable[tuple[float, float]]) -> tuple[float, float] | None:
-    vectors = [_unit(ra, dec) for ra, dec in positions]
-    if not vectors:
-        return None
-    return _radec(*(sum(v[i] for v in vectors) for i in range(3)))
+    return mean_direction(footprint_ring(area))
 
 
 # -- the chain ----------------------------------------------------------------------------
@@ -189,18 +153,16 @@ def _name_variants(name: str) -> list[str]:
 
 
 def _from_archive(name: str, user: Any, now: datetime) -> Resolution | None:
-    from obsarchive.server.accounts.visibility import visible_frames_q
-    from obsarchive.server.frames.models import Frame
+    from obsarchive.server.frames.querysets import visible_frames
 
     areas = list(
-        Frame.objects.filter(observation_date__isnull=False)
-        .filter(visible_frames_q(user, now))
+        visible_frames(user, now)
         .filter(target_name__in=_name_variants(name), area__isnull=False)
         .order_by("-observation_date", "-id")
         .values_list("target_name", "area")[:ARCHIVE_NAME_SAMPLE]
     )
     centres = [centre for _, area in areas if (centre := footprint_centre(area)) is not None]
-    position = _mean_position(centres)
+    position = mean_direction(centres)
     if position is None:
         return None
     return Resolution(

@@ -27,14 +27,21 @@ from rest_framework.response import Response
 from obsarchive.server.accounts.visibility import is_superuser, proposals_for
 from obsarchive.server.frames.conf import frames_settings
 from obsarchive.server.frames.filters import ordering_from
-from obsarchive.server.frames.models import Frame, Thumbnail, Version
+from obsarchive.server.frames.models import Frame, Thumbnail
 from obsarchive.server.frames.pagination import count_queryset, cursor_page, limit_offset, order_by
-from obsarchive.server.frames.representation import frame_row, group_by_frame
+from obsarchive.server.frames.representation import frame_row
+from obsarchive.server.frames.services import AGGREGATE_FIELDS
 from obsarchive.server.frames.storage import url_maker
 
-# The API's own rule for which searches get an exact count (a private helper: the page must
-# count exactly as the API does; tests/web/test_views.py compares the two).
-from obsarchive.server.frames.views import FrameViewSet, _frame_search_is_small
+# Private helpers of the API, used as they are so the page cannot drift from it: the rule for
+# which searches get an exact count (tests/web/test_views.py compares the two counts) and the
+# bulk loads of a page's versions (newest first) and thumbnails.
+from obsarchive.server.frames.views import (
+    FrameViewSet,
+    _frame_search_is_small,
+    _thumbnails_by_frame,
+    _versions_by_frame,
+)
 from obsarchive.server.web.query import PAGE_PARAMETERS
 
 __all__ = [
@@ -55,15 +62,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Facet parameter -> key of the aggregate answer.
-FACET_FIELDS: dict[str, str] = {
-    "site_id": "sites",
-    "telescope_id": "telescopes",
-    "instrument_id": "instruments",
-    "primary_optical_element": "filters",
-    "configuration_type": "obstypes",
-    "proposal_id": "proposals",
-}
+#: Facet parameter (a Frame column) -> key of the aggregate answer: the API's own mapping.
+FACET_FIELDS: dict[str, str] = {column: key for key, column in AGGREGATE_FIELDS.items()}
 # The page asks for facets with a short budget: they must never hold the results back.
 FACET_TIMEOUT_MS = 300
 EXPORT_BATCH = 500
@@ -158,21 +158,6 @@ def searched(request: HttpRequest, params: QueryDict) -> QuerySet[Frame]:
 # -- rows ------------------------------------------------------------------------------------
 
 
-def _thumbnails(frame_ids: Sequence[int]) -> Mapping[int, list[Thumbnail]]:
-    if not frame_ids:
-        return {}
-    return group_by_frame(Thumbnail.objects.filter(frame_id__in=list(frame_ids)).order_by("id"))
-
-
-def _versions(frame_ids: Sequence[int]) -> Mapping[int, list[Version]]:
-    if not frame_ids:
-        return {}
-    versions = Version.objects.filter(frame_id__in=list(frame_ids)).order_by(
-        "frame_id", "-created", "-id"
-    )
-    return group_by_frame(versions)
-
-
 def size_rank(size: str) -> int:
     sizes = frames_settings().thumbnail_sizes
     return sizes.index(size) if size in sizes else len(sizes)
@@ -199,8 +184,8 @@ def table_rows(frames: Sequence[Frame]) -> list[dict[str, Any]]:
     only for the one preview shown per row, not for every version and preview size.
     """
     ids = [frame.pk for frame in frames]
-    versions = _versions(ids)
-    thumbnails = _thumbnails(ids)
+    versions = _versions_by_frame(ids)
+    thumbnails = _thumbnails_by_frame(ids)
     make_url = url_maker()
     rows = []
     for frame in frames:
@@ -346,7 +331,7 @@ def iter_rows(
     def batches() -> Iterator[list[dict[str, Any]]]:
         make_url = url_maker() if with_urls else _no_url
         for frames in _frame_batches(queryset, ordering):
-            versions = _versions([frame.pk for frame in frames])
+            versions = _versions_by_frame([frame.pk for frame in frames])
             yield [frame_row(f, versions.get(f.pk, []), make_url) for f in frames]
 
     return batches()

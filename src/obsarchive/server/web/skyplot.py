@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from obsarchive.server.web.coords import format_dec, format_ra
+from obsarchive.server.web.sphere import footprint_ring, mean_direction, unit_vector
 
 __all__ = ["PlotShape", "SkyPlot", "sky_plot"]
 
@@ -51,32 +52,13 @@ class SkyPlot:
     size: float = SIZE
 
 
-def _unit(ra: float, dec: float) -> tuple[float, float, float]:
-    a, d = math.radians(ra), math.radians(dec)
-    return (math.cos(d) * math.cos(a), math.cos(d) * math.sin(a), math.sin(d))
-
-
 def _dot(a: Sequence[float], b: Sequence[float]) -> float:
     return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 
 
 def _ring(area: Any) -> list[tuple[float, float]]:
-    try:
-        ring = [(float(p[0]), float(p[1])) for p in area["coordinates"][0]]
-    except (KeyError, IndexError, TypeError, ValueError):
-        return []
-    if len(ring) > 1 and ring[0] == ring[-1]:
-        ring = ring[:-1]
-    return [(ra % 360.0, dec) for ra, dec in ring if math.isfinite(ra) and math.isfinite(dec)]
-
-
-def _mean_direction(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
-    vectors = [_unit(ra, dec) for ra, dec in points]
-    x, y, z = (sum(v[i] for v in vectors) for i in range(3))
-    norm = math.sqrt(x * x + y * y + z * z)
-    if norm < 1e-9:
-        return 0.0, 0.0
-    return math.degrees(math.atan2(y, x)) % 360.0, math.degrees(math.asin(z / norm))
+    # Wrapped RA: the all-sky projection places x by RA in [0, 360).
+    return [(ra % 360.0, dec) for ra, dec in footprint_ring(area)]
 
 
 def _nice_angle(limit: float) -> float:
@@ -117,13 +99,13 @@ def _tangent(
     centre: tuple[float, float],
     cone: tuple[float, float, float] | None,
 ) -> SkyPlot:
-    c = _unit(*centre)
+    c = unit_vector(*centre)
     ra0, dec0 = math.radians(centre[0]), math.radians(centre[1])
     east = (-math.sin(ra0), math.cos(ra0), 0.0)
     north = (-math.sin(dec0) * math.cos(ra0), -math.sin(dec0) * math.sin(ra0), math.cos(dec0))
 
     def project(ra: float, dec: float) -> tuple[float, float]:
-        p = _unit(ra, dec)
+        p = unit_vector(ra, dec)
         w = max(_dot(p, c), 1e-6)
         return math.degrees(_dot(p, east) / w), math.degrees(_dot(p, north) / w)
 
@@ -235,11 +217,12 @@ def sky_plot(
     if cone is not None:
         centre = (cone[0] % 360.0, cone[1])
     else:
-        centre = _mean_direction([point for _, _, ring in rings for point in ring])
-    c = _unit(*centre)
+        # Footprints spread so evenly that they cancel out have no centre: look at (0, 0).
+        centre = mean_direction(point for _, _, ring in rings for point in ring) or (0.0, 0.0)
+    c = unit_vector(*centre)
     widest = max(
         (
-            math.degrees(math.acos(max(-1.0, min(1.0, _dot(_unit(ra, dec), c)))))
+            math.degrees(math.acos(max(-1.0, min(1.0, _dot(unit_vector(ra, dec), c)))))
             for _, _, ring in rings
             for ra, dec in ring
         ),
