@@ -680,7 +680,10 @@ class VersionViewSet(viewsets.GenericViewSet):
             queryset = queryset.filter(frame_id=frame_id)
         config = frames_settings()
         limit, offset = limit_offset(params, config.default_limit, config.max_limit)
-        small = "md5" in params or ("force_count" in params and request.user.is_authenticated)
+        # An exact md5 or frame filter selects a handful of indexed rows: count them exactly.
+        small = (
+            md5 != "" or frame != "" or ("force_count" in params and request.user.is_authenticated)
+        )
         count = count_queryset(queryset, exact=small, timeout_ms=FORCED_COUNT_TIMEOUT_MS)
         make_url = url_maker()
         results = [version_dict(v, make_url) for v in queryset[offset : offset + limit]]
