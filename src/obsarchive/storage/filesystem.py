@@ -478,9 +478,17 @@ class FilesystemStore(ObjectStore):
         """A signed archive download URL for one version (the latest when none is given).
 
         The latest version is resolved now, so the URL keeps naming the bytes it was made for.
+        A named version is signed without touching the disk (pages of search results sign a
+        URL per row; the download view checks that the version exists): only its key and id
+        are checked, so a malformed id still raises :class:`ObjectNotFoundError`.
         """
-        info = self.stat(key, version_id)
-        return self._urls.url(key, info.version_id, expires)
+        if version_id is None:
+            version_id = self.stat(key).version_id
+        else:
+            self._check_key(key)
+            if not is_version_id(version_id):
+                raise ObjectNotFoundError(f"no version {version_id!r} of {key}")
+        return self._urls.url(key, version_id, expires)
 
     def delete(self, key: str, version_id: str | None = None) -> None:
         """Delete one version, or every version; deleting what is absent is not an error."""

@@ -31,10 +31,12 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from django.core.exceptions import EmptyResultSet
+from django.core.exceptions import EmptyResultSet, FieldDoesNotExist
 from django.db import DatabaseError, connections, models, transaction
 from django.db.models import F, Q, QuerySet
-from django.db.models.expressions import OrderBy
+from django.db.models.expressions import Col, OrderBy
+from django.db.models.lookups import IsNull, Lookup
+from django.db.models.sql.where import WhereNode
 from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework.exceptions import NotFound
 
@@ -44,6 +46,7 @@ __all__ = [
     "count_queryset",
     "cursor_page",
     "limit_offset",
+    "never_null",
     "order_by",
     "page_links",
 ]
@@ -220,12 +223,71 @@ def page_links(
 # -- ordering and cursors ------------------------------------------------------------------
 
 
+# Lookups that are never true for NULL: a row passing one of them at the top level of the
+# WHERE clause cannot have NULL in that column.
+_NULL_REJECTING_LOOKUPS = frozenset({"exact", "gt", "gte", "lt", "lte", "range", "in"})
+
+
+def _null_rejecting(node: Any, table: str | None, found: set[str]) -> None:
+    """Collect the columns of ``table`` that the AND-ed top of ``node`` forbids to be NULL."""
+    if isinstance(node, WhereNode):
+        if node.negated or (node.connector != "AND" and len(node.children) > 1):
+            return
+        for child in node.children:
+            _null_rejecting(child, table, found)
+        return
+    if not isinstance(node, Lookup):
+        return
+    column = node.lhs
+    if not isinstance(column, Col) or column.alias != table:
+        return
+    if isinstance(node, IsNull):
+        if node.rhs is False:
+            found.add(column.target.name)
+    elif node.lookup_name in _NULL_REJECTING_LOOKUPS and node.rhs is not None:
+        found.add(column.target.name)
+
+
+def never_null(queryset: QuerySet, names: Sequence[str]) -> frozenset[str]:
+    """Which of the fields ``names`` cannot be NULL in any row of ``queryset``.
+
+    A field is never NULL when its column is ``NOT NULL`` or when the query's top-level
+    conditions exclude NULL (frame lists filter ``observation_date IS NOT NULL``). Ordering by
+    such a field needs no ``NULLS FIRST/LAST`` clause, and without one the database can walk
+    a plain index in either direction.
+    """
+    query = queryset.query
+    found: set[str] = set()
+    _null_rejecting(query.where, query.base_table, found)
+    meta = queryset.model._meta
+    result = set()
+    for name in names:
+        try:
+            nullable = getattr(meta.get_field(name), "null", True)
+        except FieldDoesNotExist:  # an annotation or a related path: assume it may be NULL
+            nullable = True
+        if not nullable or name in found:
+            result.add(name)
+    return frozenset(result)
+
+
 def order_by(queryset: QuerySet, ordering: Sequence[tuple[str, bool]]) -> QuerySet:
-    """Apply ``[(field, descending)]``; NULL sorts as the smallest value on every database."""
-    expressions: list[OrderBy] = [
-        F(name).desc(nulls_last=True) if descending else F(name).asc(nulls_first=True)
-        for name, descending in ordering
-    ]
+    """Apply ``[(field, descending)]``; NULL sorts as the smallest value on every database.
+
+    Fields that cannot be NULL in ``queryset`` (see :func:`never_null`) are ordered without a
+    ``NULLS`` clause: PostgreSQL can use a ``(observation_date DESC, id DESC)`` index only
+    for ``ORDER BY observation_date DESC, id DESC``, not for ``... DESC NULLS LAST`` (NULL
+    placement is part of an index's order); the rows and their order are the same.
+    """
+    plain = never_null(queryset, [name for name, _ in ordering])
+    expressions: list[OrderBy] = []
+    for name, descending in ordering:
+        if name in plain:
+            expressions.append(F(name).desc() if descending else F(name).asc())
+        elif descending:
+            expressions.append(F(name).desc(nulls_last=True))
+        else:
+            expressions.append(F(name).asc(nulls_first=True))
     return queryset.order_by(*expressions)
 
 
@@ -313,11 +375,20 @@ def decode_cursor(token: str, fields: Sequence[Any]) -> tuple[list[Any], bool]:
     return values, reverse
 
 
-def _keyset(ordering: Sequence[tuple[str, bool]], values: Sequence[Any], *, after: bool) -> Q:
+def _keyset(
+    ordering: Sequence[tuple[str, bool]],
+    values: Sequence[Any],
+    *,
+    after: bool,
+    not_null: frozenset[str] = frozenset(),
+) -> Q:
     """Rows strictly after (or before) ``values`` in ``ordering``, NULL being the smallest.
 
     The usual keyset expansion ``a > x OR (a = x AND b > y) OR ...``, with each comparison
     turned around for descending fields and NULLs placed where :func:`order_by` puts them.
+    Fields in ``not_null`` cannot be NULL, so they need no ``IS NULL`` alternatives; when the
+    first field is one of them, a redundant ``a >= x`` (or ``<=``) bound lets the database
+    start its index scan at the cursor instead of filtering every row before it.
     """
     condition = Q(pk__in=[])  # an always-false seed that OR-ing drops
     equal_so_far = Q()
@@ -328,11 +399,17 @@ def _keyset(ordering: Sequence[tuple[str, bool]], values: Sequence[Any], *, afte
             step = Q(**{f"{name}__isnull": False}) if larger else None
         elif larger:
             step = Q(**{f"{name}__gt": value})
+        elif name in not_null:
+            step = Q(**{f"{name}__lt": value})
         else:
             step = Q(**{f"{name}__lt": value}) | Q(**{f"{name}__isnull": True})
         if step is not None:
             condition |= equal_so_far & step
         equal_so_far &= Q(**{f"{name}__isnull": True}) if value is None else Q(**{name: value})
+    if ordering and values and values[0] is not None and ordering[0][0] in not_null:
+        first, descending = ordering[0]
+        larger = descending != after
+        condition = Q(**{f"{first}__{'gte' if larger else 'lte'}": values[0]}) & condition
     return condition
 
 
@@ -357,11 +434,14 @@ def cursor_page(
     if token:
         fields = [queryset.model._meta.get_field(name) for name in names]
         values, reverse = decode_cursor(token, fields)
+        plain = never_null(queryset, names)
         if reverse:
             flipped = [(name, not descending) for name, descending in ordering]
-            queryset = order_by(queryset.filter(_keyset(ordering, values, after=False)), flipped)
+            before = _keyset(ordering, values, after=False, not_null=plain)
+            queryset = order_by(queryset.filter(before), flipped)
         else:
-            queryset = order_by(queryset.filter(_keyset(ordering, values, after=True)), ordering)
+            later = _keyset(ordering, values, after=True, not_null=plain)
+            queryset = order_by(queryset.filter(later), ordering)
     else:
         queryset = order_by(queryset, ordering)
     load = fetch or list

@@ -186,31 +186,75 @@ def ingest_frame(data: Mapping[str, Any]) -> IngestResult:
         raise DuplicateVersionError(str(exc)) from exc
 
 
-def _locked_frame(basename: str) -> tuple[Frame, bool]:
-    """The frame named ``basename``, row-locked, created (empty) when it does not exist yet."""
-    frame = Frame.objects.select_for_update().filter(basename=basename).first()
-    if frame is not None:
-        return frame, False
-    try:
-        with transaction.atomic():
-            return Frame.objects.create(basename=basename), True
-    except IntegrityError:
-        # Another ingest of the same name committed first: update that row instead.
-        return Frame.objects.select_for_update().get(basename=basename), False
+def _locked_frame(basename: str, values: Mapping[str, Any]) -> tuple[Frame, bool]:
+    """The frame named ``basename`` with ``values`` set, row-locked; inserted when new.
+
+    A new frame is inserted with its values in one statement (not inserted empty, then
+    updated); an existing one (a placeholder, or a re-ingest) is updated.
+    """
+    frame = Frame.objects.select_for_update().filter(basename=basename).order_by().first()
+    if frame is None:
+        frame = Frame(basename=basename, **values)
+        try:
+            with transaction.atomic():
+                frame.save(force_insert=True)
+            return frame, True
+        except IntegrityError:
+            # Another ingest of the same name committed first: update that row instead.
+            frame = Frame.objects.select_for_update().get(basename=basename)
+    for name, value in values.items():
+        setattr(frame, name, value)
+    frame.save()
+    return frame, False
+
+
+def _frame_values(data: Mapping[str, Any], headers: Mapping[str, Any]) -> dict[str, Any]:
+    values = _scalar_values(data)
+    area: ParsedArea | None = data.get("area")
+    values["submitter"] = _submitter(headers)
+    values["area"] = None if area is None else area.geojson
+    values["footprint"] = None if area is None else footprint_bytes(area)
+    return values
+
+
+def _insert_versions(frame: Frame, versions: list[Version]) -> None:
+    """Insert ``versions`` in one statement, in payload order (the last one is the newest).
+
+    ``created`` is set per row in order and ids ascend, so ``-created, -id`` still makes the
+    payload's last item the newest version, as upstream.
+    """
+    if not versions:
+        return
+    Version.objects.bulk_create(versions)
+    if any(version.pk is None for version in versions):
+        # A database that cannot return ids from a bulk insert (not SQLite >= 3.35 nor
+        # PostgreSQL): read them back by their unique keys.
+        ids = dict(
+            Version.objects.filter(key__in=[v.key for v in versions]).values_list("key", "id")
+        )
+        for version in versions:
+            version.pk = ids[version.key]
 
 
 def _ingest_frame(data: Mapping[str, Any]) -> IngestResult:
-    values = _scalar_values(data)
     headers: dict[str, Any] = dict(data.get("headers") or {})
     area: ParsedArea | None = data.get("area")
-    frame, created = _locked_frame(data["basename"])
-    for name, value in values.items():
-        setattr(frame, name, value)
-    frame.submitter = _submitter(headers)
-    _set_area(frame, area)
-    frame.save()
-    _write_sky_cells(frame, area)
-    Headers.objects.update_or_create(frame=frame, defaults={"data": headers})
+    frame, created = _locked_frame(data["basename"], _frame_values(data, headers))
+    if created:
+        # A new frame has no sky cells to replace.
+        if area is not None:
+            SkyCell.objects.bulk_create(
+                [SkyCell(frame=frame, uniq=uniq) for uniq in sky_cells_of(area)]
+            )
+    else:
+        _write_sky_cells(frame, area)
+    # One upsert, new frame or not (the headers row is unique per frame).
+    Headers.objects.bulk_create(
+        [Headers(frame=frame, data=headers)],
+        update_conflicts=True,
+        unique_fields=["frame"],
+        update_fields=["data"],
+    )
     versions = [
         Version(
             frame=frame,
@@ -222,9 +266,7 @@ def _ingest_frame(data: Mapping[str, Any]) -> IngestResult:
         )
         for item in data.get("version_set", [])
     ]
-    for version in versions:
-        # One by one so that, as upstream, the last item of the payload is the newest version.
-        version.save()
+    _insert_versions(frame, versions)
     _link_related(frame, data.get("related_frame_filenames", []))
     if versions:
         # The outbox reads frame.headers; give it the row just written instead of a query.

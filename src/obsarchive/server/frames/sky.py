@@ -25,8 +25,10 @@ __all__ = [
     "AreaError",
     "ParsedArea",
     "SkyQueryError",
+    "candidate_ids",
     "cone_region",
     "footprint_bytes",
+    "id_in",
     "matching_ids",
     "parse_area",
     "restrict_to_region",
@@ -121,19 +123,33 @@ def _cell_condition(region: Any) -> Q | None:
     return condition if (plan.uniq_values or plan.uniq_ranges) else None
 
 
-def matching_ids(queryset: QuerySet, region: Any) -> list[int]:
-    """Ids of the frames of ``queryset`` whose footprint meets ``region``, exactly.
+def candidate_ids(region: Any) -> list[int]:
+    """Ids of the frames owning a HEALPix cell of ``region``'s query plan, ascending.
 
-    One query: candidates (restricted by everything else in ``queryset``) through the cell
-    index, with their packed footprints; the refine runs vectorised per vertex count.
+    A query on the sky-cell index alone (``frames_skycell (uniq, frame_id)``): the planner
+    cannot turn it into a scan of ``frames_frame``, as it did with the cell condition as a
+    sub-query of the frame query (it over-estimates cell matches by orders of magnitude).
     """
     condition = _cell_condition(region)
     if condition is None:
         return []
-    cells = SkyCell.objects.filter(condition).values("frame_id")
+    cells = SkyCell.objects.filter(condition).order_by().values_list("frame_id", flat=True)
+    return sorted(set(cells))
+
+
+def matching_ids(queryset: QuerySet, region: Any) -> list[int]:
+    """Ids of the frames of ``queryset`` whose footprint meets ``region``, exactly.
+
+    Two queries: the candidate ids from the cell index (:func:`candidate_ids`), then the
+    candidates that ``queryset`` keeps (visibility and every other filter), by primary key,
+    with their packed footprints; the refine runs vectorised per vertex count.
+    """
+    candidates = candidate_ids(region)
+    if not candidates:
+        return []
     rows = list(
-        queryset.order_by()
-        .filter(pk__in=cells, footprint__isnull=False)
+        id_in(queryset.order_by(), candidates)
+        .filter(footprint__isnull=False)
         .values_list("pk", "footprint")
     )
     if not rows:
