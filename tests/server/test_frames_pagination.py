@@ -229,3 +229,54 @@ def test_page_links() -> None:
     assert nxt is not None
     nxt, _ = page_links("http://x/frames/", params, limit=2, offset=4, count=low, shown=1)
     assert nxt is None
+
+
+@pytest.mark.skipif("connection.vendor != 'sqlite'")
+def test_sqlite_broad_list_estimates_without_counting(world: Any) -> None:
+    from django.db.models import Q
+    from django.test.utils import CaptureQueriesContext
+
+    total = 3000  # far more ids than the estimate samples (16 windows of 64)
+    future = datetime.now(UTC) + timedelta(days=365)
+    frames = Frame.objects.bulk_create(
+        [
+            Frame(
+                basename=f"broad-{n:05d}",
+                observation_date=BASE + timedelta(minutes=n),
+                # Every third frame is still proprietary: the anonymous list hides it.
+                public_date=future if n % 3 == 0 else BASE,
+                proposal_id="PROP-B" if n % 3 == 0 else "PROP-A",
+            )
+            for n in range(total)
+        ]
+    )
+    Version.objects.bulk_create(
+        [Version(frame=f, key=f"b{f.pk}", md5=f"{f.pk:032x}", extension=".fits") for f in frames]
+    )
+    # A hole in the ids, as deletions leave: the estimate must not take MAX(id) at face value.
+    ids = [f.pk for f in frames]
+    Frame.objects.filter(Q(pk__gte=ids[1000]) & Q(pk__lt=ids[1600])).delete()
+    truth = sum(1 for n in range(total) if n % 3 != 0 and not 1000 <= n < 1600)
+
+    client = world.client()
+    with CaptureQueriesContext(connection) as queries:
+        body = client.get("/frames/?limit=5").json()
+    assert body["count_estimated"] is True
+    assert len(body["results"]) == 5 and body["next"] is not None
+    assert 0.8 * truth <= body["count"] <= 1.2 * truth, (body["count"], truth)
+    statements = [q["sql"].upper() for q in queries.captured_queries]
+    assert not [sql for sql in statements if "COUNT(" in sql]
+
+    # A small search (exact count) is still counted exactly.
+    exact = client.get(f"/frames/?basename_exact=broad-{total - 1:05d}").json()
+    assert (exact["count"], exact["count_estimated"]) == (1, False)
+
+
+def test_sqlite_estimate_of_a_narrow_query_is_exact_when_cheap() -> None:
+    frames = make_frames([1.0] * 1200)
+    narrow = Frame.objects.filter(pk=frames[500].pk)
+    result = count_queryset(narrow, exact=False, timeout_ms=0)
+    # Whether or not the one row falls in a sampled window, the answer stays 1 on SQLite.
+    assert result.estimated is True
+    if connection.vendor == "sqlite":
+        assert result.count == 1
