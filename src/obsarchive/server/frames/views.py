@@ -126,7 +126,8 @@ def _validated_filterset(request: Request, queryset: QuerySet) -> FrameFilterSet
 # -- bulk loading for a page of frames -----------------------------------------------------
 
 
-def _versions_by_frame(frame_ids: Sequence[int]) -> Mapping[int, list[Version]]:
+def versions_by_frame(frame_ids: Sequence[int]) -> Mapping[int, list[Version]]:
+    """The versions of each frame, newest first, in one query."""
     if not frame_ids:
         return {}
     versions = Version.objects.filter(frame_id__in=list(frame_ids)).order_by(
@@ -135,7 +136,8 @@ def _versions_by_frame(frame_ids: Sequence[int]) -> Mapping[int, list[Version]]:
     return group_by_frame(versions)
 
 
-def _thumbnails_by_frame(frame_ids: Sequence[int]) -> Mapping[int, list[Thumbnail]]:
+def thumbnails_by_frame(frame_ids: Sequence[int]) -> Mapping[int, list[Thumbnail]]:
+    """The thumbnails of each frame, in one query."""
     if not frame_ids:
         return {}
     return group_by_frame(Thumbnail.objects.filter(frame_id__in=list(frame_ids)).order_by("id"))
@@ -146,9 +148,9 @@ def render_rows(
 ) -> list[dict[str, Any]]:
     """Search rows for ``frames``, with one bulk query per kind of related data."""
     ids = [frame.pk for frame in frames]
-    versions = _versions_by_frame(ids)
+    versions = versions_by_frame(ids)
     related = services.related_ids_by_frame(ids) if include_related else {}
-    thumbnails = _thumbnails_by_frame(ids) if include_thumbnails else {}
+    thumbnails = thumbnails_by_frame(ids) if include_thumbnails else {}
     make_url = url_maker()
     return [
         frame_row(
@@ -164,7 +166,7 @@ def render_rows(
 
 def render_serializer_shapes(frames: Sequence[Frame]) -> list[dict[str, Any]]:
     ids = [frame.pk for frame in frames]
-    versions = _versions_by_frame(ids)
+    versions = versions_by_frame(ids)
     related = services.related_ids_by_frame(ids)
     make_url = url_maker()
     return [
@@ -178,7 +180,7 @@ def _list_columns(queryset: QuerySet) -> QuerySet:
     return queryset.defer("footprint", "modified", "created")
 
 
-def _frame_search_is_small(
+def frame_search_is_small(
     request: Request, params: Mapping[str, Any], filterset: FrameFilterSet
 ) -> tuple[bool, int]:
     """Whether a frame search gets an exact count, and the time allowed for it (§2.2.2 (R))."""
@@ -325,7 +327,7 @@ class FrameViewSet(viewsets.GenericViewSet):
                 }
             )
 
-        small, timeout_ms = _frame_search_is_small(request, params, filterset)
+        small, timeout_ms = frame_search_is_small(request, params, filterset)
         count = count_queryset(queryset, exact=small, timeout_ms=timeout_ms)
         frames = list(order_by(queryset, ordering)[offset : offset + limit])
         results = render_rows(

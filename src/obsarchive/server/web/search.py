@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, QueryDict
 from django.urls import resolve, reverse
 from rest_framework.exceptions import ValidationError
@@ -33,14 +33,14 @@ from obsarchive.server.frames.representation import frame_row
 from obsarchive.server.frames.services import AGGREGATE_FIELDS
 from obsarchive.server.frames.storage import url_maker
 
-# Private helpers of the API, used as they are so the page cannot drift from it: the rule for
-# which searches get an exact count (tests/web/test_views.py compares the two counts) and the
-# bulk loads of a page's versions (newest first) and thumbnails.
+# The API's own helpers, so the page cannot drift from it: the rule for which searches get an
+# exact count (tests/web/test_views.py compares the two counts) and the bulk loads of a page's
+# versions (newest first) and thumbnails.
 from obsarchive.server.frames.views import (
     FrameViewSet,
-    _frame_search_is_small,
-    _thumbnails_by_frame,
-    _versions_by_frame,
+    frame_search_is_small,
+    thumbnails_by_frame,
+    versions_by_frame,
 )
 from obsarchive.server.web.query import PAGE_PARAMETERS
 
@@ -184,8 +184,8 @@ def table_rows(frames: Sequence[Frame]) -> list[dict[str, Any]]:
     only for the one preview shown per row, not for every version and preview size.
     """
     ids = [frame.pk for frame in frames]
-    versions = _versions_by_frame(ids)
-    thumbnails = _thumbnails_by_frame(ids)
+    versions = versions_by_frame(ids)
+    thumbnails = thumbnails_by_frame(ids)
     make_url = url_maker()
     rows = []
     for frame in frames:
@@ -218,30 +218,6 @@ class SearchPage:
 # NULL by the API's base queryset; the text columns default to ""). Ordering on them needs no
 # NULLS FIRST/LAST clause, and without one PostgreSQL can walk the (observation_date, id)
 # index for the default "newest first" page instead of sorting every match.
-NOT_NULL_ORDER_FIELDS = frozenset(
-    {
-        "id",
-        "observation_date",
-        "basename",
-        "proposal_id",
-        "instrument_id",
-        "target_name",
-        "primary_optical_element",
-        "configuration_type",
-        "reduction_level",
-    }
-)
-
-
-def ordered(queryset: QuerySet[Frame], ordering: list[tuple[str, bool]]) -> QuerySet[Frame]:
-    """``queryset`` in the API's order (:func:`~obsarchive.server.frames.pagination.order_by`,
-    NULL smallest), written so that the database can use its indexes where NULLs cannot
-    occur; the rows and their order are the same."""
-    if all(name in NOT_NULL_ORDER_FIELDS for name, _ in ordering):
-        return queryset.order_by(*[("-" if desc else "") + name for name, desc in ordering])
-    return order_by(queryset, ordering)
-
-
 def page_of_results(request: HttpRequest, params: QueryDict) -> SearchPage:
     """The page ``params`` asks for (``limit``/``offset``/``ordering`` as the API reads them).
 
@@ -257,7 +233,7 @@ def page_of_results(request: HttpRequest, params: QueryDict) -> SearchPage:
     ordering = ordering_from(params.get("ordering"))
     config = frames_settings()
     limit, offset = limit_offset(params, config.default_limit, config.max_limit)
-    frames = list(ordered(queryset, ordering)[offset : offset + limit + 1])
+    frames = list(order_by(queryset, ordering)[offset : offset + limit + 1])
     has_next = len(frames) > limit
     frames = frames[:limit]
     return SearchPage(
@@ -269,43 +245,22 @@ def page_of_results(request: HttpRequest, params: QueryDict) -> SearchPage:
     )
 
 
-def _after(ordering: list[tuple[str, bool]], values: list[Any]) -> Q:
-    """Rows after ``values`` in ``ordering`` (no NULLs): ``a <= x AND (a < x OR (a = x AND
-    b < y) ...)`` for a descending ``a``. The first, redundant bound lets the database start
-    its index scan at ``x`` rather than filter from the top for every batch."""
-    first, first_descending = ordering[0]
-    condition = Q(pk__in=[])
-    equal = Q()
-    for (name, descending), value in zip(ordering, values, strict=True):
-        condition |= equal & Q(**{f"{name}__{'lt' if descending else 'gt'}": value})
-        equal &= Q(**{name: value})
-    bound = Q(**{f"{first}__{'lte' if first_descending else 'gte'}": values[0]})
-    return bound & condition
-
-
 def _frame_batches(
     queryset: QuerySet[Frame], ordering: list[tuple[str, bool]]
 ) -> Iterator[list[Frame]]:
-    """Every frame of ``queryset`` in ``ordering``, :data:`EXPORT_BATCH` at a time (keyset)."""
-    names = [name for name, _ in ordering]
-    if not all(name in NOT_NULL_ORDER_FIELDS for name in names):
-        # NULLs possible: the API's own keyset cursor, which knows where NULLs sort.
-        token: str | None = None
-        while True:
-            page = cursor_page(queryset, ordering, limit=EXPORT_BATCH, token=token)
-            if page.rows:
-                yield page.rows
-            if page.next_cursor is None:
-                return
-            token = page.next_cursor
-    base = ordered(queryset, ordering)
-    frames = list(base[:EXPORT_BATCH])
-    while frames:
-        yield frames
-        if len(frames) < EXPORT_BATCH:
+    """Every frame of ``queryset`` in ``ordering``, :data:`EXPORT_BATCH` at a time.
+
+    The API's keyset cursor does the paging: it knows where NULLs sort and lets the database
+    start each batch's index scan at the previous batch's last row.
+    """
+    token: str | None = None
+    while True:
+        page = cursor_page(queryset, ordering, limit=EXPORT_BATCH, token=token)
+        if page.rows:
+            yield page.rows
+        if page.next_cursor is None:
             return
-        last = [getattr(frames[-1], name) for name in names]
-        frames = list(base.filter(_after(ordering, last))[:EXPORT_BATCH])
+        token = page.next_cursor
 
 
 def iter_rows(
@@ -331,7 +286,7 @@ def iter_rows(
     def batches() -> Iterator[list[dict[str, Any]]]:
         make_url = url_maker() if with_urls else _no_url
         for frames in _frame_batches(queryset, ordering):
-            versions = _versions_by_frame([frame.pk for frame in frames])
+            versions = versions_by_frame([frame.pk for frame in frames])
             yield [frame_row(f, versions.get(f.pk, []), make_url) for f in frames]
 
     return batches()
@@ -367,7 +322,7 @@ def count_result(request: HttpRequest, params: QueryDict) -> Count:
     except ValidationError as exc:
         messages = [m for ms in _validation_errors(exc).values() for m in ms]
         return Count(0, True, " ".join(messages))
-    small, timeout_ms = _frame_search_is_small(view.request, view.request.query_params, filterset)
+    small, timeout_ms = frame_search_is_small(view.request, view.request.query_params, filterset)
     result = count_queryset(queryset, exact=small, timeout_ms=timeout_ms)
     return Count(count=result.count, estimated=result.estimated)
 

@@ -41,6 +41,7 @@ from obsarchive.server.downloads.config import current_download_settings
 from obsarchive.server.frames.conf import frames_settings
 from obsarchive.server.frames.filters import ordering_from
 from obsarchive.server.frames.models import Version
+from obsarchive.server.frames.pagination import order_by
 from obsarchive.server.frames.storage import archive_store
 from obsarchive.server.web import search as services
 from obsarchive.server.web.config import current_web_settings
@@ -493,7 +494,7 @@ def download(request: HttpRequest) -> HttpResponse:
         return _bad_query(request, exc.errors)
     cap = current_web_settings().zip_max_frames
     ordering = ordering_from(query.params.get("ordering"))
-    ids = list(services.ordered(queryset, ordering).values_list("pk", flat=True)[: cap + 1])
+    ids = list(order_by(queryset, ordering).values_list("pk", flat=True)[: cap + 1])
     too_many = len(ids) > cap
     context = {
         "ids": ",".join(str(i) for i in ids[:cap]),
