@@ -273,6 +273,11 @@ def test_opening_a_frame_and_filtering_its_header(ui_archive: UiArchive, page: A
 
     page.get_by_label("Filter keywords and values").fill("EXPT")
     page.wait_for_function("document.getElementById('header-count').innerText.startsWith('1 of ')")
+    # The count and the rows' visibility update in separate renders: wait for the rows too.
+    page.wait_for_function(
+        "[...document.querySelectorAll('#header-table tr[data-key]')]"
+        ".filter(r => r.offsetParent !== null).length <= 1"
+    )
     visible = page.eval_on_selector_all(
         "#header-table tr[data-key]",
         "rs => rs.filter(r => r.offsetParent !== null).map(r => r.dataset.key)",
